@@ -1,0 +1,243 @@
+//! One collector computing, over the whole filtered result set: the exact geo cut, the final
+//! ranking (bm25 × (0.5 + gauss(distance)) or distance), the total and the facets.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use geo::MultiPolygon;
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
+
+use crate::geo_util::{area_contains, gauss_decay, haversine_km};
+
+pub type Areas = Arc<HashMap<uuid::Uuid, MultiPolygon<f64>>>;
+
+pub struct SearchCollector {
+    pub point: Option<(f64, f64)>,
+    pub radius_km: Option<f64>,
+    /// Distance at which the gauss decay is 0.5.
+    pub scale_km: f64,
+    pub has_text: bool,
+    pub areas: Areas,
+    /// How many of the best candidates to keep (offset + limit).
+    pub keep: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Candidate {
+    /// Sort key, higher is better.
+    pub rank: f64,
+    pub score: f32,
+    pub distance_km: Option<f64>,
+    pub in_area: bool,
+    pub address: DocAddress,
+}
+
+fn compare(a: &Candidate, b: &Candidate) -> Ordering {
+    b.rank
+        .partial_cmp(&a.rank)
+        .unwrap_or(Ordering::Equal)
+        .then(a.address.cmp(&b.address))
+}
+
+fn keep_best(cands: &mut Vec<Candidate>, keep: usize) {
+    if cands.len() > keep {
+        if keep > 0 {
+            cands.select_nth_unstable_by(keep - 1, compare);
+        }
+        cands.truncate(keep);
+    }
+}
+
+#[derive(Default)]
+pub struct Collected {
+    pub total: usize,
+    /// The best `keep` candidates, best first.
+    pub candidates: Vec<Candidate>,
+    pub needs: BTreeMap<String, u64>,
+    pub languages: BTreeMap<String, u64>,
+}
+
+pub struct SegmentSearchCollector {
+    segment_ord: SegmentOrdinal,
+    point: Option<(f64, f64)>,
+    radius_km: Option<f64>,
+    scale_km: f64,
+    has_text: bool,
+    areas: Areas,
+    keep: usize,
+    lat: Option<Column<f64>>,
+    lon: Option<Column<f64>>,
+    has_area: Option<Column<bool>>,
+    id: Option<StrColumn>,
+    need_top: Option<StrColumn>,
+    lang: Option<StrColumn>,
+    need_counts: Vec<u64>,
+    lang_counts: Vec<u64>,
+    total: usize,
+    candidates: Vec<Candidate>,
+}
+
+impl Collector for SearchCollector {
+    type Fruit = Collected;
+    type Child = SegmentSearchCollector;
+
+    fn for_segment(
+        &self,
+        segment_ord: SegmentOrdinal,
+        segment: &SegmentReader,
+    ) -> tantivy::Result<SegmentSearchCollector> {
+        let ff = segment.fast_fields();
+        let need_top = ff.str("need_top")?;
+        let lang = ff.str("lang")?;
+        Ok(SegmentSearchCollector {
+            segment_ord,
+            point: self.point,
+            radius_km: self.radius_km,
+            scale_km: self.scale_km,
+            has_text: self.has_text,
+            areas: self.areas.clone(),
+            keep: self.keep,
+            lat: ff.column_opt("lat")?,
+            lon: ff.column_opt("lon")?,
+            has_area: ff.column_opt("has_area")?,
+            id: ff.str("id")?,
+            need_counts: vec![0; need_top.as_ref().map_or(0, |c| c.num_terms())],
+            lang_counts: vec![0; lang.as_ref().map_or(0, |c| c.num_terms())],
+            need_top,
+            lang,
+            total: 0,
+            candidates: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        self.has_text
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Collected>) -> tantivy::Result<Collected> {
+        let mut out = Collected::default();
+        for fruit in fruits {
+            out.total += fruit.total;
+            out.candidates.extend(fruit.candidates);
+            for (k, v) in fruit.needs {
+                *out.needs.entry(k).or_default() += v;
+            }
+            for (k, v) in fruit.languages {
+                *out.languages.entry(k).or_default() += v;
+            }
+        }
+        keep_best(&mut out.candidates, self.keep);
+        out.candidates.sort_by(compare);
+        Ok(out)
+    }
+}
+
+impl SegmentSearchCollector {
+    /// (distance of the nearest location or 0 inside the service area, inside the area)
+    fn distance(&self, doc: DocId, lat: f64, lon: f64) -> (Option<f64>, bool) {
+        let mut best: Option<f64> = None;
+        if let (Some(lats), Some(lons)) = (&self.lat, &self.lon) {
+            for (a, b) in lats.values_for_doc(doc).zip(lons.values_for_doc(doc)) {
+                let d = haversine_km(lat, lon, a, b);
+                if best.is_none_or(|x| d < x) {
+                    best = Some(d);
+                }
+            }
+        }
+        let has_area = self
+            .has_area
+            .as_ref()
+            .and_then(|c| c.first(doc))
+            .unwrap_or(false);
+        if has_area
+            && best != Some(0.0)
+            && let Some(id) = self.doc_id(doc)
+            && let Some(area) = self.areas.get(&id)
+            && area_contains(area, lat, lon)
+        {
+            return (Some(0.0), true);
+        }
+        (best, false)
+    }
+
+    fn doc_id(&self, doc: DocId) -> Option<uuid::Uuid> {
+        let col = self.id.as_ref()?;
+        let ord = col.term_ords(doc).next()?;
+        let mut s = String::new();
+        col.ord_to_str(ord, &mut s).ok()?;
+        s.parse().ok()
+    }
+}
+
+fn str_counts(col: &Option<StrColumn>, counts: Vec<u64>) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    let Some(col) = col else { return out };
+    let mut s = String::new();
+    for (ord, n) in counts.into_iter().enumerate() {
+        if n > 0 && col.ord_to_str(ord as u64, &mut s).unwrap_or(false) {
+            out.insert(s.clone(), n);
+        }
+    }
+    out
+}
+
+impl SegmentCollector for SegmentSearchCollector {
+    type Fruit = Collected;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        let (distance_km, in_area) = match self.point {
+            Some((lat, lon)) => self.distance(doc, lat, lon),
+            None => (None, false),
+        };
+        if self.point.is_some()
+            && let Some(radius) = self.radius_km
+            && distance_km.is_none_or(|d| d > radius)
+        {
+            return;
+        }
+        self.total += 1;
+        if let Some(col) = &self.need_top {
+            for ord in col.term_ords(doc) {
+                self.need_counts[ord as usize] += 1;
+            }
+        }
+        if let Some(col) = &self.lang {
+            for ord in col.term_ords(doc) {
+                self.lang_counts[ord as usize] += 1;
+            }
+        }
+        let decay = distance_km.map_or(0.0, |d| gauss_decay(d, self.scale_km));
+        let (rank, score) = match (self.has_text, self.point) {
+            (true, Some(_)) => {
+                let s = f64::from(score) * (0.5 + decay);
+                (s, s as f32)
+            }
+            (true, None) => (f64::from(score), score),
+            (false, Some(_)) => (-distance_km.unwrap_or(f64::INFINITY), decay as f32),
+            (false, None) => (0.0, 0.0),
+        };
+        self.candidates.push(Candidate {
+            rank,
+            score,
+            distance_km,
+            in_area,
+            address: DocAddress::new(self.segment_ord, doc),
+        });
+        if self.candidates.len() >= 2 * self.keep.max(64) {
+            keep_best(&mut self.candidates, self.keep);
+        }
+    }
+
+    fn harvest(mut self) -> Collected {
+        keep_best(&mut self.candidates, self.keep);
+        Collected {
+            total: self.total,
+            candidates: self.candidates,
+            needs: str_counts(&self.need_top, self.need_counts),
+            languages: str_counts(&self.lang, self.lang_counts),
+        }
+    }
+}
