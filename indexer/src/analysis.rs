@@ -17,10 +17,12 @@ pub const DA: &str = "bb_da";
 pub const DA_PLAIN: &str = "bb_da_plain";
 /// English analyser.
 pub const EN: &str = "bb_en";
+/// Lowercasing + folding only (no stemming), for typo-tolerant matching of words as typed.
+pub const FOLD: &str = "bb_fold";
 
 /// Bump when the analysis chain changes so that indexes built with an older chain are reported
 /// as needing a rebuild (see `SearchIndex::applied_seq`).
-const ANALYSIS_VERSION: u32 = 1;
+const ANALYSIS_VERSION: u32 = 2;
 
 /// Small built-in Danish vocabulary of the social-services domain, used (together with the needs'
 /// labels and synonyms) as the dictionary for compound splitting. Lowercase word forms.
@@ -270,6 +272,7 @@ pub struct Analyzers {
     pub da: TextAnalyzer,
     pub da_plain: TextAnalyzer,
     pub en: TextAnalyzer,
+    pub fold: TextAnalyzer,
     /// Lowercasing word splitter for the raw query (no stemming).
     pub words: TextAnalyzer,
     /// Fingerprint of the analysis chain (version + dictionary).
@@ -365,13 +368,22 @@ impl Analyzers {
             .filter(RemoveLongFilter::limit(40))
             .filter(LowerCaser)
             .filter(StopWordFilter::new(Language::English).expect("english stop words"))
+            // the English fields hold Danish text too: its stop words are noise there
+            .filter(StopWordFilter::new(Language::Danish).expect("danish stop words"))
             .filter(Stemmer::new(Language::English))
+            .filter(AsciiFoldingFilter)
+            .build();
+        let fold = TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(40))
+            .filter(LowerCaser)
+            .filter(DanishFold)
             .filter(AsciiFoldingFilter)
             .build();
         Ok(Analyzers {
             da,
             da_plain,
             en,
+            fold,
             words: words_an,
             fingerprint,
         })
@@ -381,6 +393,7 @@ impl Analyzers {
         manager.register(DA, self.da.clone());
         manager.register(DA_PLAIN, self.da_plain.clone());
         manager.register(EN, self.en.clone());
+        manager.register(FOLD, self.fold.clone());
     }
 }
 

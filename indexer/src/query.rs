@@ -11,7 +11,7 @@ use tantivy::query::{
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocId, SegmentReader, Term};
 
-use crate::analysis::{Analyzers, danish_fold, tokens};
+use crate::analysis::{Analyzers, tokens};
 use crate::geo_util::bounding_box;
 use crate::schema::{Fields, MINUTES_PER_DAY};
 use crate::{Error, NeedTerms, Result, SearchQuery};
@@ -215,14 +215,12 @@ pub fn build(
                 }
             }
             if word.chars().count() >= FUZZY_MIN_CHARS {
-                let fuzzy_terms: Vec<String> = if plain.is_empty() {
-                    vec![danish_fold(word)]
-                } else {
-                    plain.clone()
-                };
-                for tok in &fuzzy_terms {
-                    for field in [f.name_plain, f.description_plain] {
-                        let fuzzy = FuzzyTermQuery::new(Term::from_field_text(field, tok), 1, true);
+                // one edit on the word as typed (unstemmed: stemming a misspelt word can cut
+                // a different suffix than stemming the correct one)
+                for tok in tokens(&mut an.fold, word) {
+                    for field in [f.name_fold, f.description_fold] {
+                        let fuzzy =
+                            FuzzyTermQuery::new(Term::from_field_text(field, &tok), 1, true);
                         word_clauses.push((
                             Occur::Should,
                             Box::new(ConstScoreQuery::new(Box::new(fuzzy), FUZZY_SCORE)),

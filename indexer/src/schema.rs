@@ -8,7 +8,7 @@ use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 
-use crate::analysis::{DA, DA_PLAIN, EN};
+use crate::analysis::{DA, DA_PLAIN, EN, FOLD};
 use crate::geo_util::{area_bbox, encode_area};
 use crate::{Error, Result, ServiceDoc};
 
@@ -32,6 +32,9 @@ pub struct Fields {
     // text (English analysis of the same text)
     pub name_en: Field,
     pub description_en: Field,
+    // text (lowercased + folded, unstemmed, for typo tolerance)
+    pub name_fold: Field,
+    pub description_fold: Field,
     // filters / facets
     pub need: Field,
     pub need_top: Field,
@@ -79,6 +82,8 @@ pub fn build_schema() -> (Schema, Fields) {
         description_plain: b.add_text_field("description_plain", text(DA_PLAIN, false)),
         name_en: b.add_text_field("name_en", text(EN, false)),
         description_en: b.add_text_field("description_en", text(EN, false)),
+        name_fold: b.add_text_field("name_fold", text(FOLD, false)),
+        description_fold: b.add_text_field("description_fold", text(FOLD, false)),
         need: b.add_text_field("need", STRING),
         need_top: b.add_text_field("need_top", STRING | FAST),
         lang: b.add_text_field("lang", STRING | FAST),
@@ -145,23 +150,25 @@ pub fn opening_spans(doc: &ServiceDoc) -> Result<Vec<(u64, u64)>> {
 pub fn to_document(f: &Fields, doc: &ServiceDoc) -> Result<TantivyDocument> {
     let mut d = TantivyDocument::default();
     d.add_text(f.id, doc.id.to_string());
-    for (split, plain, en, value) in [
-        (f.name, Some(f.name_plain), Some(f.name_en), &doc.name),
+    for (fields, value) in [
         (
-            f.description,
-            Some(f.description_plain),
-            Some(f.description_en),
+            &[f.name, f.name_plain, f.name_en, f.name_fold][..],
+            &doc.name,
+        ),
+        (
+            &[
+                f.description,
+                f.description_plain,
+                f.description_en,
+                f.description_fold,
+            ][..],
             &doc.description,
         ),
-        (f.organization, None, None, &doc.organization_name),
-        (f.eligibility, None, None, &doc.eligibility),
+        (&[f.organization][..], &doc.organization_name),
+        (&[f.eligibility][..], &doc.eligibility),
     ] {
-        d.add_text(split, value);
-        if let Some(plain) = plain {
-            d.add_text(plain, value);
-        }
-        if let Some(en) = en {
-            d.add_text(en, value);
+        for field in fields {
+            d.add_text(*field, value);
         }
     }
 
