@@ -4,9 +4,8 @@ use std::collections::BTreeSet;
 use std::mem;
 
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer,
-    SplitCompoundWords, Stemmer, StopWordFilter, TextAnalyzer, Token, TokenFilter, TokenStream,
-    Tokenizer, TokenizerManager,
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, SplitCompoundWords, Stemmer,
+    StopWordFilter, TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer, TokenizerManager,
 };
 
 use crate::{NeedTerms, Result};

@@ -147,11 +147,7 @@ impl SegmentSearchCollector {
                 }
             }
         }
-        let has_area = self
-            .has_area
-            .as_ref()
-            .and_then(|c| c.first(doc))
-            .unwrap_or(false);
+        let has_area = self.has_area.as_ref().and_then(|c| c.first(doc)).unwrap_or(false);
         if has_area
             && best != Some(0.0)
             && let Some(id) = self.doc_id(doc)
@@ -226,7 +222,7 @@ impl SegmentCollector for SegmentSearchCollector {
             in_area,
             address: DocAddress::new(self.segment_ord, doc),
         });
-        if self.candidates.len() >= 2 * self.keep.max(64) {
+        if self.candidates.len() >= self.keep.max(64).saturating_mul(2) {
             keep_best(&mut self.candidates, self.keep);
         }
     }

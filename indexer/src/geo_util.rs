@@ -67,23 +67,14 @@ pub fn encode_area(area: &MultiPolygon<f64>) -> Result<String> {
 
 pub fn decode_area(text: &str) -> Result<MultiPolygon<f64>> {
     let polys: Vec<Vec<Ring>> = serde_json::from_str(text)?;
-    let to_line = |r: Ring| {
-        LineString::from(
-            r.into_iter()
-                .map(|[x, y]| Coord { x, y })
-                .collect::<Vec<_>>(),
-        )
-    };
+    let to_line = |r: Ring| LineString::from(r.into_iter().map(|[x, y]| Coord { x, y }).collect::<Vec<_>>());
     let mut out = Vec::with_capacity(polys.len());
     for rings in polys {
         let mut rings = rings.into_iter();
         let exterior = rings
             .next()
             .ok_or_else(|| Error::Corrupt("service area polygon without exterior".into()))?;
-        out.push(Polygon::new(
-            to_line(exterior),
-            rings.map(to_line).collect(),
-        ));
+        out.push(Polygon::new(to_line(exterior), rings.map(to_line).collect()));
     }
     Ok(MultiPolygon(out))
 }

@@ -11,10 +11,7 @@ use tantivy::directory::MmapDirectory;
 use tantivy::query::{EnableScoring, Query, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
-use tantivy::{
-    DocSet, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Searcher,
-    TantivyDocument, Term,
-};
+use tantivy::{DocSet, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 use crate::analysis::Analyzers;
 use crate::collect::{Areas, Candidate, SearchCollector};
@@ -107,10 +104,7 @@ impl SearchIndex {
         analyzers.register(index.tokenizers());
         let need_matcher = NeedMatcher::new(&needs, &analyzers);
         let writer = index.writer_with_num_threads(1, WRITER_HEAP_BYTES)?;
-        let reader: IndexReader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()?;
+        let reader: IndexReader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let applied_seq = index
             .load_metas()?
             .payload
@@ -147,10 +141,7 @@ impl SearchIndex {
         prepared.commit()?;
         tx.committed = true;
         self.reader.reload()?;
-        *self
-            .applied_seq
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Some(applied_seq);
+        *self.applied_seq.write().unwrap_or_else(PoisonError::into_inner) = Some(applied_seq);
         Ok(())
     }
 
@@ -160,12 +151,7 @@ impl SearchIndex {
 
     /// Replaces these services (by id), deletes these ids, commits with `applied_seq` in the
     /// commit payload and reloads the reader (read-your-writes). All or nothing.
-    pub fn apply(
-        &self,
-        upserts: Vec<ServiceDoc>,
-        deletes: &[uuid::Uuid],
-        applied_seq: i64,
-    ) -> Result<()> {
+    pub fn apply(&self, upserts: Vec<ServiceDoc>, deletes: &[uuid::Uuid], applied_seq: i64) -> Result<()> {
         // convert first: an invalid document fails the batch before anything is written
         let docs = upserts
             .iter()
@@ -237,10 +223,7 @@ impl SearchIndex {
     /// The change-log position of the last commit; `None` if never committed (or committed
     /// with a different analysis chain, which calls for a rebuild).
     pub fn applied_seq(&self) -> Option<i64> {
-        *self
-            .applied_seq
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
+        *self.applied_seq.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Number of indexed services.
@@ -253,11 +236,7 @@ impl SearchIndex {
         query::validate(q)?;
         let searcher = self.reader.searcher();
         let built = query::build(q, &self.fields, &self.analyzers, &self.needs)?;
-        let areas = self
-            .areas
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let areas = self.areas.read().unwrap_or_else(PoisonError::into_inner).clone();
         let collector = SearchCollector {
             point: q.point,
             radius_km: q.radius_km.filter(|_| q.point.is_some()),
@@ -267,12 +246,7 @@ impl SearchIndex {
             keep: q.offset.saturating_add(q.limit),
         };
         let collected = searcher.search(&*built.query, &collector)?;
-        let page: Vec<Candidate> = collected
-            .candidates
-            .into_iter()
-            .skip(q.offset)
-            .take(q.limit)
-            .collect();
+        let page: Vec<Candidate> = collected.candidates.into_iter().skip(q.offset).take(q.limit).collect();
         let hits = self.hits(&searcher, q, &built, &page)?;
         Ok(SearchResults {
             total: collected.total,
@@ -282,13 +256,7 @@ impl SearchIndex {
         })
     }
 
-    fn hits(
-        &self,
-        searcher: &Searcher,
-        q: &SearchQuery,
-        built: &Built,
-        page: &[Candidate],
-    ) -> Result<Vec<Hit>> {
+    fn hits(&self, searcher: &Searcher, q: &SearchQuery, built: &Built, page: &[Candidate]) -> Result<Vec<Hit>> {
         if page.is_empty() {
             return Ok(Vec::new());
         }
@@ -338,8 +306,7 @@ impl SearchIndex {
             for (word, weight) in &word_weights {
                 let mut scorer = weight.scorer(segment, 1.0)?;
                 let target = cand.address.doc_id;
-                let matched = scorer.doc() == target
-                    || (scorer.doc() < target && scorer.seek(target) == target);
+                let matched = scorer.doc() == target || (scorer.doc() < target && scorer.seek(target) == target);
                 if matched {
                     matched_terms.push(word.clone());
                 }
@@ -389,18 +356,13 @@ impl SearchIndex {
 }
 
 fn load_areas(searcher: &Searcher, f: &Fields) -> Result<HashMap<uuid::Uuid, MultiPolygon<f64>>> {
-    let query = TermQuery::new(
-        Term::from_field_bool(f.has_area, true),
-        IndexRecordOption::Basic,
-    );
+    let query = TermQuery::new(Term::from_field_bool(f.has_area, true), IndexRecordOption::Basic);
     let addresses = searcher.search(&query, &DocSetCollector)?;
     let mut areas = HashMap::new();
     for address in addresses {
         let doc: TantivyDocument = searcher.doc(address)?;
         let id = doc.get_first(f.id).and_then(|v| v.as_str()).unwrap_or("");
-        let id: uuid::Uuid = id
-            .parse()
-            .map_err(|_| Error::Corrupt(format!("bad id {id:?}")))?;
+        let id: uuid::Uuid = id.parse().map_err(|_| Error::Corrupt(format!("bad id {id:?}")))?;
         if let Some(area) = doc.get_first(f.area).and_then(|v| v.as_str()) {
             areas.insert(id, decode_area(area)?);
         }

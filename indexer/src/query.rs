@@ -5,8 +5,8 @@ use std::ops::Bound;
 
 use tantivy::query::doc_predicate_query::{DocPredicateQuery, FunctionPredicate};
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, RangeQuery,
-    TermQuery, TermSetQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery,
+    TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocId, SegmentReader, Term};
@@ -151,26 +151,17 @@ pub fn validate(q: &SearchQuery) -> Result<()> {
     if let Some(d) = q.open_on
         && d > 6
     {
-        return Err(Error::InvalidQuery(format!(
-            "weekday {d} out of range 0..=6"
-        )));
+        return Err(Error::InvalidQuery(format!("weekday {d} out of range 0..=6")));
     }
     if let Some(m) = q.open_at
         && u64::from(m) >= MINUTES_PER_DAY
     {
-        return Err(Error::InvalidQuery(format!(
-            "minute {m} out of range 0..1440"
-        )));
+        return Err(Error::InvalidQuery(format!("minute {m} out of range 0..1440")));
     }
     Ok(())
 }
 
-pub fn build(
-    q: &SearchQuery,
-    f: &Fields,
-    analyzers: &Analyzers,
-    needs: &NeedMatcher,
-) -> Result<Built> {
+pub fn build(q: &SearchQuery, f: &Fields, analyzers: &Analyzers, needs: &NeedMatcher) -> Result<Built> {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let mut text_query = None;
     let mut words_out = Vec::new();
@@ -207,10 +198,7 @@ pub fn build(
             for (toks, fields) in groups {
                 for tok in toks {
                     for &(field, boost) in fields {
-                        word_clauses.push((
-                            Occur::Should,
-                            Box::new(BoostQuery::new(term_query(field, tok), boost)),
-                        ));
+                        word_clauses.push((Occur::Should, Box::new(BoostQuery::new(term_query(field, tok), boost))));
                     }
                 }
             }
@@ -219,8 +207,7 @@ pub fn build(
                 // a different suffix than stemming the correct one)
                 for tok in tokens(&mut an.fold, word) {
                     for field in [f.name_fold, f.description_fold] {
-                        let fuzzy =
-                            FuzzyTermQuery::new(Term::from_field_text(field, &tok), 1, true);
+                        let fuzzy = FuzzyTermQuery::new(Term::from_field_text(field, &tok), 1, true);
                         word_clauses.push((
                             Occur::Should,
                             Box::new(ConstScoreQuery::new(Box::new(fuzzy), FUZZY_SCORE)),
@@ -264,9 +251,7 @@ pub fn build(
         v
     };
     if !filter_needs.is_empty() {
-        let terms = filter_needs
-            .iter()
-            .map(|n| Term::from_field_text(f.need, n));
+        let terms = filter_needs.iter().map(|n| Term::from_field_text(f.need, n));
         clauses.push(filter(Box::new(TermSetQuery::new(terms))));
     }
     if let Some(age) = q.age {
@@ -276,12 +261,7 @@ pub fn build(
             u64_range(f.max_age, Bound::Included(age), Bound::Unbounded),
         ])));
     }
-    if let Some(lang) = q
-        .language
-        .as_deref()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-    {
+    if let Some(lang) = q.language.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
         clauses.push(filter(term_query(f.lang, &lang.to_lowercase())));
     }
     if let Some(free) = q.free {
@@ -300,10 +280,7 @@ pub fn build(
                 Some(d) => vec![u64::from(d)],
                 None => (0..7).collect(),
             };
-            let targets: Vec<u64> = days
-                .iter()
-                .map(|d| d * MINUTES_PER_DAY + u64::from(minute))
-                .collect();
+            let targets: Vec<u64> = days.iter().map(|d| d * MINUTES_PER_DAY + u64::from(minute)).collect();
             clauses.push(filter(open_at_query(targets)));
         }
         (None, None) => {}

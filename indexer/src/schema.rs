@@ -63,11 +63,7 @@ fn text(tokenizer: &str, stored: bool) -> TextOptions {
             .set_tokenizer(tokenizer)
             .set_index_option(IndexRecordOption::WithFreqsAndPositions),
     );
-    if stored {
-        options.set_stored()
-    } else {
-        options
-    }
+    if stored { options.set_stored() } else { options }
 }
 
 pub fn build_schema() -> (Schema, Fields) {
@@ -151,17 +147,9 @@ pub fn to_document(f: &Fields, doc: &ServiceDoc) -> Result<TantivyDocument> {
     let mut d = TantivyDocument::default();
     d.add_text(f.id, doc.id.to_string());
     for (fields, value) in [
+        (&[f.name, f.name_plain, f.name_en, f.name_fold][..], &doc.name),
         (
-            &[f.name, f.name_plain, f.name_en, f.name_fold][..],
-            &doc.name,
-        ),
-        (
-            &[
-                f.description,
-                f.description_plain,
-                f.description_en,
-                f.description_fold,
-            ][..],
+            &[f.description, f.description_plain, f.description_en, f.description_fold][..],
             &doc.description,
         ),
         (&[f.organization][..], &doc.organization_name),
@@ -201,8 +189,7 @@ pub fn to_document(f: &Fields, doc: &ServiceDoc) -> Result<TantivyDocument> {
     d.add_u64(f.min_age, doc.minimum_age.map_or(0, u64::from));
     d.add_u64(
         f.max_age,
-        doc.maximum_age
-            .map_or(OPEN_MAX_AGE, |a| u64::from(a).min(OPEN_MAX_AGE)),
+        doc.maximum_age.map_or(OPEN_MAX_AGE, |a| u64::from(a).min(OPEN_MAX_AGE)),
     );
 
     let spans = opening_spans(doc)?;
@@ -244,11 +231,7 @@ pub fn to_document(f: &Fields, doc: &ServiceDoc) -> Result<TantivyDocument> {
     }
 
     let meta = Meta {
-        locations: doc
-            .locations
-            .iter()
-            .map(|l| (l.id, l.latitude, l.longitude))
-            .collect(),
+        locations: doc.locations.iter().map(|l| (l.id, l.latitude, l.longitude)).collect(),
         needs: needs.into_iter().collect(),
     };
     d.add_text(f.meta, serde_json::to_string(&meta)?);

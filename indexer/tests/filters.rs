@@ -13,14 +13,8 @@ fn needs(codes: &[&str]) -> SearchQuery {
 #[test]
 fn need_filter_or_and_parent_matches_children() {
     let index = index();
-    assert_eq!(
-        sorted(ids(&index, &needs(&["education-homework"]))),
-        vec![LEKTIE, CAFE]
-    );
-    assert_eq!(
-        ids(&index, &needs(&["education-homework/homework-cafe"])),
-        vec![LEKTIE]
-    );
+    assert_eq!(sorted(ids(&index, &needs(&["education-homework"]))), vec![LEKTIE, CAFE]);
+    assert_eq!(ids(&index, &needs(&["education-homework/homework-cafe"])), vec![LEKTIE]);
     assert_eq!(
         sorted(ids(&index, &needs(&["debt-economy", "leisure-sport"]))),
         vec![DEBT, SPORT, SPURT]
@@ -37,10 +31,7 @@ fn need_filter_or_and_parent_matches_children() {
 #[test]
 fn age_filter_with_open_bounds() {
     let index = index();
-    let age = |a| SearchQuery {
-        age: Some(a),
-        ..q()
-    };
+    let age = |a| SearchQuery { age: Some(a), ..q() };
     // 10: LEKTIE (6-16), SPORT (8-14) and the ones without bounds
     assert_eq!(
         sorted(ids(&index, &age(10))),
@@ -144,11 +135,7 @@ fn facets_cover_the_whole_result_set() {
     let r = index.search(&query).unwrap();
     assert_eq!(r.hits.len(), 1);
     assert_eq!(r.total, 8);
-    let needs: Vec<(&str, u64)> = r
-        .need_facets
-        .iter()
-        .map(|(k, v)| (k.as_str(), *v))
-        .collect();
+    let needs: Vec<(&str, u64)> = r.need_facets.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     assert_eq!(
         needs,
         vec![
@@ -160,11 +147,7 @@ fn facets_cover_the_whole_result_set() {
             ("mental-health", 1),
         ]
     );
-    let langs: Vec<(&str, u64)> = r
-        .language_facets
-        .iter()
-        .map(|(k, v)| (k.as_str(), *v))
-        .collect();
+    let langs: Vec<(&str, u64)> = r.language_facets.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     assert_eq!(langs, vec![("ar", 2), ("da", 7), ("en", 3)]);
 
     // facets follow the filters
@@ -196,11 +179,7 @@ fn paging() {
         assert_eq!(r.total, 8);
         let got: Vec<u128> = r.hits.iter().map(|h| h.id.as_u128()).collect();
         let end = (offset + 3).min(all.len());
-        assert_eq!(
-            got,
-            all[offset.min(all.len())..end].to_vec(),
-            "offset {offset}"
-        );
+        assert_eq!(got, all[offset.min(all.len())..end].to_vec(), "offset {offset}");
     }
     // paging over a text ranking is consistent too
     let tail = SearchQuery {
@@ -210,4 +189,25 @@ fn paging() {
     let head_all = ids(&index, &text("rådgivning lektier fodbold"));
     assert!(head_all.len() >= 3, "{head_all:?}");
     assert_eq!(ids(&index, &tail), head_all[1..].to_vec());
+}
+
+#[test]
+fn extreme_paging_values_do_not_panic() {
+    let index = index();
+    let r = index
+        .search(&SearchQuery {
+            offset: usize::MAX,
+            limit: usize::MAX,
+            ..q()
+        })
+        .unwrap();
+    assert_eq!(r.total, 8);
+    assert!(r.hits.is_empty());
+    let r = index
+        .search(&SearchQuery {
+            limit: usize::MAX,
+            ..text("lektie")
+        })
+        .unwrap();
+    assert_eq!(r.hits.len(), r.total);
 }

@@ -46,19 +46,11 @@ fn nearest_location_is_reported() {
     let index = index();
     // DEBT has locations in Aarhus C (301) and Viby (302)
     let r = index.search(&near(VIBY, Some(1.0))).unwrap();
-    let debt = r
-        .hits
-        .iter()
-        .find(|h| h.id.as_u128() == DEBT)
-        .expect("debt");
+    let debt = r.hits.iter().find(|h| h.id.as_u128() == DEBT).expect("debt");
     assert_eq!(debt.nearest_location_id, Some(id(302)));
     assert!(debt.distance_km.unwrap() < 1e-6);
     let r = index.search(&near(AARHUS_C, Some(1.0))).unwrap();
-    let debt = r
-        .hits
-        .iter()
-        .find(|h| h.id.as_u128() == DEBT)
-        .expect("debt");
+    let debt = r.hits.iter().find(|h| h.id.as_u128() == DEBT).expect("debt");
     assert_eq!(debt.nearest_location_id, Some(id(301)));
 }
 
@@ -97,9 +89,7 @@ fn text_ranking_is_weighted_by_distance() {
         ..near((56.40, 10.60), Some(100.0))
     };
     let far_r = index.search(&far).unwrap();
-    let score = |r: &indexer::SearchResults, id: u128| {
-        r.hits.iter().find(|h| h.id.as_u128() == id).unwrap().score
-    };
+    let score = |r: &indexer::SearchResults, id: u128| r.hits.iter().find(|h| h.id.as_u128() == id).unwrap().score;
     assert!(score(&r, DEBT) > score(&far_r, DEBT));
     // factor is between 0.5 and 1.5 of the pure text score
     let plain = index.search(&text("rådgivning")).unwrap();

@@ -43,11 +43,7 @@ fn different_needs_dictionary_asks_for_a_rebuild() {
     let mut other = needs();
     other[0].synonyms_da.push("matematikhjælp".into());
     let index = SearchIndex::open(dir.path(), other).unwrap();
-    assert_eq!(
-        index.applied_seq(),
-        None,
-        "analysis changed → caller rebuilds"
-    );
+    assert_eq!(index.applied_seq(), None, "analysis changed → caller rebuilds");
     index.rebuild(docs().into_iter(), 7, |_| {}).unwrap();
     assert_eq!(index.applied_seq(), Some(7));
 }

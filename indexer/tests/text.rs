@@ -21,10 +21,7 @@ fn danish_stemming_and_stop_words() {
     assert!(ids(&index, &text("hjælp")).contains(&LEKTIE));
     // stop words are not searched: "lektier og" == "lektier", and a query of stop words only
     // is the same as no text
-    assert_eq!(
-        ids(&index, &text("lektier og i på")),
-        ids(&index, &text("lektier"))
-    );
+    assert_eq!(ids(&index, &text("lektier og i på")), ids(&index, &text("lektier")));
     let r = index.search(&text("og i på")).unwrap();
     assert_eq!(r.total, docs().len());
 }
@@ -120,11 +117,7 @@ fn free_text_is_never_query_syntax() {
 fn highlight_and_matched_terms() {
     let index = index();
     let r = index.search(&text("lektier tirsdag")).unwrap();
-    let hit = r
-        .hits
-        .iter()
-        .find(|h| h.id.as_u128() == LEKTIE)
-        .expect("hit");
+    let hit = r.hits.iter().find(|h| h.id.as_u128() == LEKTIE).expect("hit");
     let highlight = hit.highlight.as_deref().expect("highlight");
     assert!(highlight.contains("<mark>lektier</mark>"), "{highlight}");
     assert!(highlight.contains("<mark>tirsdag</mark>"), "{highlight}");

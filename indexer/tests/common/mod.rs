@@ -159,11 +159,7 @@ pub fn docs() -> Vec<ServiceDoc> {
             free: false,
             schedules: vec![open(2, 17, 19)],
             locations: vec![loc(401, BRABRAND)],
-            ..base(
-                SPORT,
-                "Fodbold for piger",
-                "Sport og fællesskab for piger i Aarhus V.",
-            )
+            ..base(SPORT, "Fodbold for piger", "Sport og fællesskab for piger i Aarhus V.")
         },
         ServiceDoc {
             needs: vec!["domestic-violence".into()],
