@@ -1,1 +1,18 @@
+//! Brobygger's data layer: tables and migrations (sea-orm 2, SQLite or PostgreSQL), the directory's domain
+//! types and validation rules, the HSDS 3.0 import, keys, the change log and the audit trail.
+//! Knows nothing of HTTP or search.
 
+pub mod audit;
+pub mod cpr;
+pub mod directory;
+pub mod error;
+pub mod hsds;
+pub mod keys;
+pub mod migration;
+pub mod referral_rules;
+pub mod store;
+pub mod tables;
+pub mod taxonomy;
+
+pub use error::{Error, FieldError, Result};
+pub use store::Store;

@@ -103,10 +103,7 @@ impl ReferralStatus {
     pub fn is_closed(self) -> bool {
         matches!(
             self,
-            ReferralStatus::Rejected
-                | ReferralStatus::Completed
-                | ReferralStatus::Failed
-                | ReferralStatus::Cancelled
+            ReferralStatus::Rejected | ReferralStatus::Completed | ReferralStatus::Failed | ReferralStatus::Cancelled
         )
     }
 
@@ -122,10 +119,7 @@ impl ReferralStatus {
     pub fn requires_reason(self) -> bool {
         matches!(
             self,
-            ReferralStatus::Rejected
-                | ReferralStatus::Failed
-                | ReferralStatus::Cancelled
-                | ReferralStatus::OnHold
+            ReferralStatus::Rejected | ReferralStatus::Failed | ReferralStatus::Cancelled | ReferralStatus::OnHold
         )
     }
 }
@@ -167,12 +161,7 @@ pub enum Actor {
 
 impl Actor {
     /// Every actor.
-    pub const ALL: [Actor; 4] = [
-        Actor::Sender,
-        Actor::ReceivingPartner,
-        Actor::Admin,
-        Actor::System,
-    ];
+    pub const ALL: [Actor; 4] = [Actor::Sender, Actor::ReceivingPartner, Actor::Admin, Actor::System];
 
     /// A stable name for messages and the audit log, e.g. `"receiving-partner"`.
     pub fn as_str(self) -> &'static str {
@@ -249,10 +238,7 @@ impl fmt::Display for RejectionReason {
 pub enum TransitionError {
     /// No actor may make this step (e.g. from a closed state, or resuming to the wrong state).
     #[error("a referral cannot go from {from} to {to}")]
-    Illegal {
-        from: ReferralStatus,
-        to: ReferralStatus,
-    },
+    Illegal { from: ReferralStatus, to: ReferralStatus },
     /// The step exists, but not for this actor.
     #[error("{actor} may not move a referral to {to}")]
     NotAllowedFor { actor: Actor, to: ReferralStatus },
@@ -273,11 +259,7 @@ pub enum TransitionError {
 ///
 /// `held_from` is the state an `on-hold` referral was held from; it matters only when `from` is
 /// `on-hold`, and an on-hold referral resumes only to that state.
-fn permitted_actors(
-    from: ReferralStatus,
-    to: ReferralStatus,
-    held_from: Option<ReferralStatus>,
-) -> &'static [Actor] {
+fn permitted_actors(from: ReferralStatus, to: ReferralStatus, held_from: Option<ReferralStatus>) -> &'static [Actor] {
     use ReferralStatus::*;
     const PARTNER: &[Actor] = &[Actor::ReceivingPartner];
     const PARTNER_OR_SYSTEM: &[Actor] = &[Actor::ReceivingPartner, Actor::System];
@@ -354,11 +336,7 @@ pub fn check_reason(to: ReferralStatus, reason: Option<&str>) -> Result<(), Tran
 /// The statuses `actor` may move a referral to from `from`, in [`ReferralStatus::ALL`] order.
 /// Reasons are not considered: a target that needs one is listed (see
 /// [`ReferralStatus::requires_reason`]).
-pub fn legal_targets(
-    from: ReferralStatus,
-    actor: Actor,
-    held_from: Option<ReferralStatus>,
-) -> Vec<ReferralStatus> {
+pub fn legal_targets(from: ReferralStatus, actor: Actor, held_from: Option<ReferralStatus>) -> Vec<ReferralStatus> {
     ReferralStatus::ALL
         .into_iter()
         .filter(|&to| permitted_actors(from, to, held_from).contains(&actor))
@@ -409,10 +387,7 @@ mod tests {
         held_from: Option<ReferralStatus>,
     ) -> bool {
         TABLE.contains(&(from, to, actor))
-            || (from == OnHold
-                && actor == PARTNER
-                && held_from == Some(to)
-                && RESUMABLE.contains(&to))
+            || (from == OnHold && actor == PARTNER && held_from == Some(to) && RESUMABLE.contains(&to))
     }
 
     fn valid_reason(to: ReferralStatus) -> Option<&'static str> {
@@ -428,9 +403,7 @@ mod tests {
         for from in ReferralStatus::ALL {
             for to in ReferralStatus::ALL {
                 for held_from in held_from_options() {
-                    let any_actor = Actor::ALL
-                        .into_iter()
-                        .any(|a| expected_legal(from, to, a, held_from));
+                    let any_actor = Actor::ALL.into_iter().any(|a| expected_legal(from, to, a, held_from));
                     for actor in Actor::ALL {
                         let got = check_transition(from, to, actor, held_from, valid_reason(to));
                         let want = if expected_legal(from, to, actor, held_from) {
@@ -440,10 +413,7 @@ mod tests {
                         } else {
                             Err(TransitionError::Illegal { from, to })
                         };
-                        assert_eq!(
-                            got, want,
-                            "{from} -> {to} by {actor}, held from {held_from:?}"
-                        );
+                        assert_eq!(got, want, "{from} -> {to} by {actor}, held from {held_from:?}");
                     }
                 }
             }
@@ -467,22 +437,10 @@ mod tests {
 
     #[test]
     fn spot_checks_of_legal_targets() {
-        assert_eq!(
-            legal_targets(Requested, PARTNER, None),
-            vec![Received, Rejected]
-        );
-        assert_eq!(
-            legal_targets(Requested, Actor::System, None),
-            vec![Rejected]
-        );
-        assert_eq!(
-            legal_targets(Accepted, Actor::Sender, None),
-            vec![Cancelled]
-        );
-        assert_eq!(
-            legal_targets(OnHold, PARTNER, Some(Accepted)),
-            vec![Accepted]
-        );
+        assert_eq!(legal_targets(Requested, PARTNER, None), vec![Received, Rejected]);
+        assert_eq!(legal_targets(Requested, Actor::System, None), vec![Rejected]);
+        assert_eq!(legal_targets(Accepted, Actor::Sender, None), vec![Cancelled]);
+        assert_eq!(legal_targets(OnHold, PARTNER, Some(Accepted)), vec![Accepted]);
         assert!(legal_targets(OnHold, PARTNER, None).is_empty());
     }
 
@@ -504,14 +462,8 @@ mod tests {
                 }
             }
         }
-        let closed: BTreeSet<_> = ReferralStatus::ALL
-            .into_iter()
-            .filter(|s| s.is_closed())
-            .collect();
-        assert_eq!(
-            closed,
-            BTreeSet::from([Rejected, Completed, Failed, Cancelled])
-        );
+        let closed: BTreeSet<_> = ReferralStatus::ALL.into_iter().filter(|s| s.is_closed()).collect();
+        assert_eq!(closed, BTreeSet::from([Rejected, Completed, Failed, Cancelled]));
     }
 
     #[test]
@@ -523,10 +475,7 @@ mod tests {
                 if to == held {
                     assert_eq!(got, Ok(()));
                 } else if to == Cancelled {
-                    assert_eq!(
-                        got,
-                        Err(TransitionError::NotAllowedFor { actor: PARTNER, to })
-                    );
+                    assert_eq!(got, Err(TransitionError::NotAllowedFor { actor: PARTNER, to }));
                 } else {
                     assert_eq!(got, Err(TransitionError::Illegal { from: OnHold, to }));
                 }
@@ -549,10 +498,7 @@ mod tests {
             .into_iter()
             .filter(|s| s.requires_reason())
             .collect();
-        assert_eq!(
-            required,
-            BTreeSet::from([Rejected, OnHold, Failed, Cancelled])
-        );
+        assert_eq!(required, BTreeSet::from([Rejected, OnHold, Failed, Cancelled]));
 
         for from in ReferralStatus::ALL {
             for to in ReferralStatus::ALL {
@@ -571,10 +517,7 @@ mod tests {
                     }
                     // An optional reason is accepted when given.
                     if !to.requires_reason() {
-                        assert_eq!(
-                            check_transition(from, to, actor, held_from, Some("note")),
-                            Ok(())
-                        );
+                        assert_eq!(check_transition(from, to, actor, held_from, Some("note")), Ok(()));
                     }
                 }
             }
@@ -591,21 +534,13 @@ mod tests {
             assert_eq!(RejectionReason::parse(reason.as_str()), Some(reason));
         }
         assert_eq!(
-            check_transition(
-                Requested,
-                Rejected,
-                Actor::System,
-                None,
-                Some(" no-capacity ")
-            ),
+            check_transition(Requested, Rejected, Actor::System, None, Some(" no-capacity ")),
             Ok(())
         );
         for bad in ["full", "No-Capacity", "no capacity", "other: moved away"] {
             assert_eq!(
                 check_transition(Received, Rejected, PARTNER, None, Some(bad)),
-                Err(TransitionError::UnknownReason {
-                    reason: bad.to_owned()
-                })
+                Err(TransitionError::UnknownReason { reason: bad.to_owned() })
             );
         }
     }
@@ -620,10 +555,7 @@ mod tests {
             (Requested, Cancelled, Actor::Sender),
             (Accepted, InProgress, PARTNER),
         ] {
-            assert_eq!(
-                check_transition(from, to, actor, None, Some(&at_limit)),
-                Ok(())
-            );
+            assert_eq!(check_transition(from, to, actor, None, Some(&at_limit)), Ok(()));
             assert_eq!(
                 check_transition(from, to, actor, None, Some(&over)),
                 Err(TransitionError::ReasonTooLong {
@@ -697,10 +629,7 @@ mod tests {
         for status in ReferralStatus::ALL {
             let json = serde_json::to_string(&status).unwrap();
             assert_eq!(json, format!("\"{}\"", status.as_str()));
-            assert_eq!(
-                serde_json::from_str::<ReferralStatus>(&json).unwrap(),
-                status
-            );
+            assert_eq!(serde_json::from_str::<ReferralStatus>(&json).unwrap(), status);
         }
         for reason in RejectionReason::ALL {
             let json = serde_json::to_string(&reason).unwrap();

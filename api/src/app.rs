@@ -1,0 +1,151 @@
+//! Builds the HTTP application and runs it. `serve` takes a bound listener and a shutdown future, so tests
+//! bind port 0 and stop the server when they are done.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use poem::http::StatusCode;
+use poem::listener::TcpAcceptor;
+use poem::web::Data;
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, get, handler};
+use poem_openapi::OpenApiService;
+
+use crate::directory::DirectoryApi;
+use crate::metrics::route_label;
+use crate::problem::{problem_response, render_error};
+use crate::state::AppState;
+
+/// Request bodies above this are refused with 413; the HSDS import has its own, larger limit.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+pub const IMPORT_BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Settings of a running server.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub seed: bool,
+}
+
+pub fn api_service(state: Arc<AppState>) -> OpenApiService<DirectoryApi, ()> {
+    OpenApiService::new(DirectoryApi { state }, "Brobygger", env!("CARGO_PKG_VERSION"))
+        .description(include_str!("../../docs/api-intro.md"))
+        .license(poem_openapi::LicenseObject::new("AGPL-3.0-or-later"))
+        .server("/")
+}
+
+/// The OpenAPI document, as committed in `openapi/openapi.json`.
+pub fn openapi_json(state: Arc<AppState>) -> String {
+    api_service(state).spec()
+}
+
+#[handler]
+fn health() -> poem::web::Json<serde_json::Value> {
+    poem::web::Json(serde_json::json!({"status": "ok"}))
+}
+
+#[handler]
+async fn ready(state: Data<&Arc<AppState>>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => poem::web::Json(serde_json::json!({"status": "ready"})).into_response(),
+        Err(error) => problem_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("database not reachable: {error}"),
+        ),
+    }
+}
+
+#[handler]
+async fn metrics(state: Data<&Arc<AppState>>) -> Response {
+    let uptime = state.started.elapsed().as_secs_f64();
+    let text = state
+        .metrics
+        .render(&[("brobygger_uptime_seconds", "Seconds since start.", uptime)]);
+    Response::builder().content_type("text/plain; version=0.0.4").body(text)
+}
+
+/// Refuses bodies over `limit` bytes: by `Content-Length` when given, otherwise by reading at most `limit + 1`.
+async fn limit_body<E: Endpoint>(next: E, mut req: Request, limit: usize) -> poem::Result<Response> {
+    let declared = req
+        .headers()
+        .get(poem::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let too_large = || {
+        Ok(problem_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {limit} bytes"),
+        ))
+    };
+    match declared {
+        Some(length) if length > limit => return too_large(),
+        Some(_) => {}
+        None if req.headers().contains_key(poem::http::header::TRANSFER_ENCODING) => {
+            let body = req.take_body();
+            let mut bytes = Vec::new();
+            let mut reader = body.into_async_read();
+            let mut limited = tokio::io::AsyncReadExt::take(&mut reader, limit as u64 + 1);
+            tokio::io::AsyncReadExt::read_to_end(&mut limited, &mut bytes)
+                .await
+                .map_err(|e| poem::Error::from_string(e.to_string(), StatusCode::BAD_REQUEST))?;
+            if bytes.len() > limit {
+                return too_large();
+            }
+            req.set_body(bytes);
+        }
+        None => {}
+    }
+    next.call(req).await.map(IntoResponse::into_response)
+}
+
+/// The whole application: API, docs, operational endpoints, with auth, limits, metrics and problem+json.
+pub fn build_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
+    let api = api_service(state.clone());
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    let metrics_state = state.clone();
+    Route::new()
+        .nest("/", api)
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
+        .at("/health", get(health))
+        .at("/ready", get(ready))
+        .at("/metrics", get(metrics))
+        .around(move |next, req| {
+            let limit = if req.uri().path().starts_with("/v1/import") {
+                IMPORT_BODY_LIMIT
+            } else {
+                BODY_LIMIT
+            };
+            limit_body(next, req, limit)
+        })
+        .with(crate::auth::Authenticate(state.clone()))
+        .data(state)
+        .catch_all_error(render_error)
+        .around(move |next, req| {
+            let state = metrics_state.clone();
+            async move {
+                let route = route_label(req.uri().path());
+                let start = Instant::now();
+                let response = next.call(req).await?.into_response();
+                state
+                    .metrics
+                    .observe(&route, response.status().as_u16(), start.elapsed());
+                Ok(response)
+            }
+        })
+}
+
+/// Serves `state` on `listener` until `shutdown` completes; in-flight requests get 10 s to finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let acceptor = TcpAcceptor::from_tokio(listener)?;
+    Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(build_app(state), shutdown, Some(Duration::from_secs(10)))
+        .await
+}

@@ -1,0 +1,159 @@
+//! Who is calling. A middleware resolves `Authorization: Bearer <key>` once per request into a [`Caller`]
+//! (an unknown key is a 401 right there); endpoints take [`Auth`] and ask it for permissions. Ownership
+//! checks (a partner touches only its own organization's records) live in the endpoints, next to the
+//! record they load.
+
+use std::sync::Arc;
+
+use entities::directory::Role;
+use poem::http::StatusCode;
+use poem::{Endpoint, Middleware, Request, Response};
+use poem_openapi::SecurityScheme;
+use poem_openapi::auth::Bearer;
+use uuid::Uuid;
+
+use crate::problem::{ApiError, problem_response};
+use crate::state::AppState;
+
+/// The resolved caller of one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub key_id: Option<Uuid>,
+    /// None for anonymous callers.
+    pub role: Option<Role>,
+    pub organization_id: Option<Uuid>,
+}
+
+impl Caller {
+    pub const ANONYMOUS: Caller = Caller {
+        key_id: None,
+        role: None,
+        organization_id: None,
+    };
+
+    pub fn role_name(&self) -> &'static str {
+        self.role.map_or("anonymous", Role::as_str)
+    }
+
+    pub fn is(&self, role: Role) -> bool {
+        self.role == Some(role)
+    }
+
+    /// 401 for anonymous callers, 403 for keys whose role is not in `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+        match self.role {
+            None => Err(ApiError::Unauthorized(
+                "this endpoint needs an API key (Authorization: Bearer ...)".into(),
+            )),
+            Some(role) if roles.contains(&role) => Ok(()),
+            Some(role) => Err(ApiError::Forbidden(format!("a {role} key may not do this"))),
+        }
+    }
+
+    /// Directory writes: admin anywhere, a partner only inside its own organization.
+    pub fn require_directory_writer(&self, organization_id: Uuid) -> Result<(), ApiError> {
+        self.require(&[Role::Admin, Role::Partner])?;
+        if self.is(Role::Partner) && self.organization_id != Some(organization_id) {
+            return Err(ApiError::Forbidden(
+                "a partner key may change only its own organization's records".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// May this caller see the address and coordinates of a confidential location of `organization_id`?
+    pub fn sees_confidential(&self, organization_id: Uuid) -> bool {
+        match self.role {
+            Some(Role::Admin | Role::Caseworker) => true,
+            Some(Role::Partner) => self.organization_id == Some(organization_id),
+            _ => false,
+        }
+    }
+}
+
+/// Resolves the bearer key into a [`Caller`] stored in the request's extensions.
+pub struct Authenticate(pub Arc<AppState>);
+
+impl<E: Endpoint> Middleware<E> for Authenticate {
+    type Output = AuthenticateEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        AuthenticateEndpoint {
+            inner,
+            state: self.0.clone(),
+        }
+    }
+}
+
+pub struct AuthenticateEndpoint<E> {
+    inner: E,
+    state: Arc<AppState>,
+}
+
+impl<E: Endpoint> Endpoint for AuthenticateEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        use poem::IntoResponse;
+        let header = req.headers().get(poem::http::header::AUTHORIZATION).cloned();
+        let caller = match header {
+            None => Caller::ANONYMOUS,
+            Some(value) => {
+                let secret = value
+                    .to_str()
+                    .ok()
+                    .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+                    .map(str::trim);
+                let Some(secret) = secret else {
+                    return Ok(unauthorized("the Authorization header must be `Bearer <key>`"));
+                };
+                match self.state.store.authenticate(secret).await {
+                    Ok(Some(holder)) => Caller {
+                        key_id: Some(holder.key_id),
+                        role: Some(holder.role),
+                        organization_id: holder.organization_id,
+                    },
+                    Ok(None) => return Ok(unauthorized("unknown or revoked API key")),
+                    Err(error) => return Ok(crate::problem::ProblemResponse::from(error).into_response()),
+                }
+            }
+        };
+        req.extensions_mut().insert(caller);
+        self.inner.call(req).await.map(IntoResponse::into_response)
+    }
+}
+
+fn unauthorized(detail: &str) -> Response {
+    let mut response = problem_response(StatusCode::UNAUTHORIZED, detail.into());
+    response.headers_mut().insert(
+        poem::http::header::WWW_AUTHENTICATE,
+        poem::http::HeaderValue::from_static("Bearer"),
+    );
+    response
+}
+
+/// Bearer API key (`bb_...`), created with `brobygger keys create`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", checker = "resolved_caller")]
+pub struct ApiKey(Caller);
+
+async fn resolved_caller(req: &Request, _bearer: Bearer) -> Option<Caller> {
+    req.extensions().get::<Caller>().cloned()
+}
+
+/// An API key, or none: anonymous callers may read the public directory.
+#[derive(SecurityScheme)]
+pub enum Auth {
+    Key(ApiKey),
+    #[oai(fallback)]
+    Anonymous,
+}
+
+impl Auth {
+    pub fn caller(&self) -> Caller {
+        match self {
+            Auth::Key(ApiKey(caller)) => caller.clone(),
+            Auth::Anonymous => Caller::ANONYMOUS,
+        }
+    }
+}

@@ -1,0 +1,446 @@
+//! The JSON shapes of the `/v1` directory API and their mapping to the domain types of `entities`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entities::directory as domain;
+use poem_openapi::types::ToJSON;
+use poem_openapi::{Enum, Object};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident => $domain:ident { $($variant:ident $(= $rename:literal)?),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+        #[oai(rename_all = "kebab-case")]
+        pub enum $name { $($(#[oai(rename = $rename)])? $variant),+ }
+
+        impl From<$name> for domain::$domain {
+            fn from(value: $name) -> Self {
+                match value { $($name::$variant => domain::$domain::$variant),+ }
+            }
+        }
+
+        impl From<domain::$domain> for $name {
+            fn from(value: domain::$domain) -> Self {
+                match value { $(domain::$domain::$variant => $name::$variant),+ }
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// Kind of organization.
+    OrganizationKind => OrganizationKind { Municipal, Association, HousingSocial, Ngo, VolunteerGroup, Other }
+);
+wire_enum!(
+    /// `inactive` after a DELETE.
+    RecordStatus => RecordStatus { Active, Inactive }
+);
+wire_enum!(
+    /// HSDS 3.0 service status; only `active` services are searchable.
+    ServiceStatus => ServiceStatus { Active, Inactive, Defunct, TemporarilyClosed = "temporarily closed" }
+);
+wire_enum!(
+    /// `full` makes new referrals to the service auto-reject with reason `no-capacity`.
+    Capacity => Capacity { Available, Limited, Full }
+);
+
+fn active() -> RecordStatus {
+    RecordStatus::Active
+}
+
+fn service_active() -> ServiceStatus {
+    ServiceStatus::Active
+}
+
+/// An organization as written by clients.
+#[derive(Clone, Debug, Object)]
+pub struct OrganizationInput {
+    pub name: String,
+    #[oai(default)]
+    pub description: String,
+    pub kind: OrganizationKind,
+    pub website: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// Danish company registration number (8 digits), if any.
+    pub cvr: Option<String>,
+    #[oai(default = "active")]
+    pub status: RecordStatus,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct Organization {
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub kind: OrganizationKind,
+    pub website: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub cvr: Option<String>,
+    pub status: RecordStatus,
+    /// Increases with every write; the ETag is this number in quotes.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct Address {
+    pub address_1: String,
+    pub postal_code: String,
+    pub city: String,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct LocationInput {
+    pub organization_id: Uuid,
+    pub name: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub address: Option<Address>,
+    /// Hide address and coordinates from anonymous and reader keys (e.g. crisis shelters).
+    #[oai(default)]
+    pub confidential: bool,
+    #[oai(default = "active")]
+    pub status: RecordStatus,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct Location {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub name: String,
+    /// Null when the location is confidential and the caller may not see it.
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub address: Option<Address>,
+    pub confidential: bool,
+    pub status: RecordStatus,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A weekly opening (RFC 5545 terms, as in HSDS 3.0).
+#[derive(Clone, Debug, Object)]
+pub struct Schedule {
+    /// Day codes `MO`, `TU`, `WE`, `TH`, `FR`, `SA`, `SU`.
+    pub byday: Vec<String>,
+    /// `HH:MM`
+    pub opens_at: String,
+    /// `HH:MM`
+    pub closes_at: String,
+    pub valid_from: Option<NaiveDate>,
+    pub valid_to: Option<NaiveDate>,
+    pub description: Option<String>,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct ServiceInput {
+    pub name: String,
+    #[oai(default)]
+    pub description: String,
+    pub organization_id: Uuid,
+    #[oai(default)]
+    pub location_ids: Vec<Uuid>,
+    /// Need codes from `/v1/needs`.
+    #[oai(default)]
+    pub needs: Vec<String>,
+    pub minimum_age: Option<u32>,
+    pub maximum_age: Option<u32>,
+    /// ISO 639-1 codes of the languages the service is offered in.
+    #[oai(default)]
+    pub languages: Vec<String>,
+    #[oai(default)]
+    pub free: bool,
+    pub fees_description: Option<String>,
+    #[oai(default)]
+    pub schedules: Vec<Schedule>,
+    pub eligibility_description: Option<String>,
+    pub application_process: Option<String>,
+    pub url: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    #[oai(default = "service_active")]
+    pub status: ServiceStatus,
+    /// When the listing was last checked.
+    pub assured_date: Option<NaiveDate>,
+    pub capacity: Option<Capacity>,
+    /// GeoJSON Polygon or MultiPolygon the service covers.
+    pub service_area: Option<serde_json::Value>,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct Service {
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub organization_id: Uuid,
+    pub location_ids: Vec<Uuid>,
+    pub needs: Vec<String>,
+    pub minimum_age: Option<u32>,
+    pub maximum_age: Option<u32>,
+    pub languages: Vec<String>,
+    pub free: bool,
+    pub fees_description: Option<String>,
+    pub schedules: Vec<Schedule>,
+    pub eligibility_description: Option<String>,
+    pub application_process: Option<String>,
+    pub url: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub status: ServiceStatus,
+    pub assured_date: Option<NaiveDate>,
+    pub capacity: Option<Capacity>,
+    pub service_area: Option<serde_json::Value>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One page of a list.
+#[derive(Clone, Debug, Object)]
+pub struct PageOf<T: ToJSON + poem_openapi::types::ParseFromJSON + Send + Sync> {
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+    pub items: Vec<T>,
+}
+
+// ---- mapping -------------------------------------------------------------------------------------------
+
+impl From<OrganizationInput> for domain::OrganizationData {
+    fn from(o: OrganizationInput) -> Self {
+        Self {
+            name: o.name,
+            description: o.description,
+            kind: o.kind.into(),
+            website: o.website,
+            email: o.email,
+            phone: o.phone,
+            cvr: o.cvr,
+            status: o.status.into(),
+        }
+    }
+}
+
+impl From<domain::OrganizationData> for OrganizationInput {
+    fn from(o: domain::OrganizationData) -> Self {
+        Self {
+            name: o.name,
+            description: o.description,
+            kind: o.kind.into(),
+            website: o.website,
+            email: o.email,
+            phone: o.phone,
+            cvr: o.cvr,
+            status: o.status.into(),
+        }
+    }
+}
+
+impl From<domain::Organization> for Organization {
+    fn from(o: domain::Organization) -> Self {
+        let domain::Stored { meta, data } = o;
+        Self {
+            id: meta.id,
+            name: data.name,
+            description: data.description,
+            kind: data.kind.into(),
+            website: data.website,
+            email: data.email,
+            phone: data.phone,
+            cvr: data.cvr,
+            status: data.status.into(),
+            version: meta.version,
+            created_at: meta.created_at,
+            updated_at: meta.updated_at,
+        }
+    }
+}
+
+impl From<Address> for domain::Address {
+    fn from(a: Address) -> Self {
+        Self {
+            address_1: a.address_1,
+            postal_code: a.postal_code,
+            city: a.city,
+        }
+    }
+}
+
+impl From<domain::Address> for Address {
+    fn from(a: domain::Address) -> Self {
+        Self {
+            address_1: a.address_1,
+            postal_code: a.postal_code,
+            city: a.city,
+        }
+    }
+}
+
+impl From<LocationInput> for domain::LocationData {
+    fn from(l: LocationInput) -> Self {
+        Self {
+            organization_id: l.organization_id,
+            name: l.name,
+            latitude: l.latitude,
+            longitude: l.longitude,
+            address: l.address.map(Into::into),
+            confidential: l.confidential,
+            status: l.status.into(),
+        }
+    }
+}
+
+impl From<domain::LocationData> for LocationInput {
+    fn from(l: domain::LocationData) -> Self {
+        Self {
+            organization_id: l.organization_id,
+            name: l.name,
+            latitude: l.latitude,
+            longitude: l.longitude,
+            address: l.address.map(Into::into),
+            confidential: l.confidential,
+            status: l.status.into(),
+        }
+    }
+}
+
+impl Location {
+    /// The location as `caller` may see it: confidential places lose address and coordinates unless the
+    /// caller is a caseworker, an admin or the owning partner.
+    pub fn for_caller(location: domain::Location, caller: &Caller) -> Self {
+        let domain::Stored { meta, data } = location;
+        let visible = !data.confidential || caller.sees_confidential(data.organization_id);
+        Self {
+            id: meta.id,
+            organization_id: data.organization_id,
+            name: data.name,
+            latitude: visible.then_some(data.latitude),
+            longitude: visible.then_some(data.longitude),
+            address: if visible { data.address.map(Into::into) } else { None },
+            confidential: data.confidential,
+            status: data.status.into(),
+            version: meta.version,
+            created_at: meta.created_at,
+            updated_at: meta.updated_at,
+        }
+    }
+}
+
+impl From<Schedule> for domain::Schedule {
+    fn from(s: Schedule) -> Self {
+        Self {
+            byday: s.byday,
+            opens_at: s.opens_at,
+            closes_at: s.closes_at,
+            valid_from: s.valid_from,
+            valid_to: s.valid_to,
+            description: s.description,
+        }
+    }
+}
+
+impl From<domain::Schedule> for Schedule {
+    fn from(s: domain::Schedule) -> Self {
+        Self {
+            byday: s.byday,
+            opens_at: s.opens_at,
+            closes_at: s.closes_at,
+            valid_from: s.valid_from,
+            valid_to: s.valid_to,
+            description: s.description,
+        }
+    }
+}
+
+impl From<ServiceInput> for domain::ServiceData {
+    fn from(s: ServiceInput) -> Self {
+        Self {
+            name: s.name,
+            description: s.description,
+            organization_id: s.organization_id,
+            location_ids: s.location_ids,
+            needs: s.needs,
+            minimum_age: s.minimum_age,
+            maximum_age: s.maximum_age,
+            languages: s.languages,
+            free: s.free,
+            fees_description: s.fees_description,
+            schedules: s.schedules.into_iter().map(Into::into).collect(),
+            eligibility_description: s.eligibility_description,
+            application_process: s.application_process,
+            url: s.url,
+            email: s.email,
+            phone: s.phone,
+            status: s.status.into(),
+            assured_date: s.assured_date,
+            capacity: s.capacity.map(Into::into),
+            service_area: s.service_area,
+        }
+    }
+}
+
+impl From<domain::ServiceData> for ServiceInput {
+    fn from(s: domain::ServiceData) -> Self {
+        Self {
+            name: s.name,
+            description: s.description,
+            organization_id: s.organization_id,
+            location_ids: s.location_ids,
+            needs: s.needs,
+            minimum_age: s.minimum_age,
+            maximum_age: s.maximum_age,
+            languages: s.languages,
+            free: s.free,
+            fees_description: s.fees_description,
+            schedules: s.schedules.into_iter().map(Into::into).collect(),
+            eligibility_description: s.eligibility_description,
+            application_process: s.application_process,
+            url: s.url,
+            email: s.email,
+            phone: s.phone,
+            status: s.status.into(),
+            assured_date: s.assured_date,
+            capacity: s.capacity.map(Into::into),
+            service_area: s.service_area,
+        }
+    }
+}
+
+impl From<domain::Service> for Service {
+    fn from(s: domain::Service) -> Self {
+        let domain::Stored { meta, data } = s;
+        let input = ServiceInput::from(data);
+        Self {
+            id: meta.id,
+            name: input.name,
+            description: input.description,
+            organization_id: input.organization_id,
+            location_ids: input.location_ids,
+            needs: input.needs,
+            minimum_age: input.minimum_age,
+            maximum_age: input.maximum_age,
+            languages: input.languages,
+            free: input.free,
+            fees_description: input.fees_description,
+            schedules: input.schedules,
+            eligibility_description: input.eligibility_description,
+            application_process: input.application_process,
+            url: input.url,
+            email: input.email,
+            phone: input.phone,
+            status: input.status,
+            assured_date: input.assured_date,
+            capacity: input.capacity,
+            service_area: input.service_area,
+            version: meta.version,
+            created_at: meta.created_at,
+            updated_at: meta.updated_at,
+        }
+    }
+}

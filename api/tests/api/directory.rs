@@ -1,0 +1,410 @@
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, id_of, problem};
+use crate::on_both_backends;
+
+on_both_backends!(
+    crud_round_trip,
+    partner_writes_only_its_own_organization,
+    anonymous_and_reader_cannot_write,
+    stale_if_match_is_refused,
+    bad_input_is_a_problem_and_changes_nothing,
+    confidential_location_is_redacted_by_role,
+);
+
+fn homework_service(organization_id: uuid::Uuid, location_id: uuid::Uuid) -> Value {
+    json!({
+        "name": "Lektiehjælp i Gellerup",
+        "description": "Frivillige hjælper børn med lektier hver tirsdag og torsdag.",
+        "organization_id": organization_id,
+        "location_ids": [location_id],
+        "needs": ["education-homework"],
+        "minimum_age": 6, "maximum_age": 16,
+        "languages": ["da", "ar"],
+        "free": true,
+        "schedules": [{"byday": ["TU", "TH"], "opens_at": "15:00", "closes_at": "17:30"}]
+    })
+}
+
+async fn crud_round_trip(app: TestApp) {
+    let org = app.organization("Lektiecafé Gellerup").await;
+    let location = app.location(org, "Foreningshuset", 56.153, 10.133).await;
+    let created = app.service(homework_service(org, location)).await;
+    let id = id_of(&created);
+    assert_eq!(created["version"], 1);
+    assert_eq!(created["status"], "active");
+    assert_eq!(created["needs"], json!(["education-homework"]));
+
+    let response = app.get(&format!("/v1/services/{id}"), None).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["etag"], "\"1\"");
+    let read: Value = response.json().await.unwrap();
+    assert_eq!(read["name"], "Lektiehjælp i Gellerup");
+    assert_eq!(read["schedules"][0]["byday"], json!(["TU", "TH"]));
+    assert_eq!(read["location_ids"], json!([location]));
+
+    let mut replacement = homework_service(org, location);
+    replacement["name"] = json!("Lektiecafé for børn");
+    let response = app
+        .request(Method::PUT, &format!("/v1/services/{id}"), Some(&app.admin))
+        .header("If-Match", "\"1\"")
+        .json(&replacement)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["etag"], "\"2\"");
+
+    let response = app
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/services/{id}"),
+            Some(&app.admin),
+            &json!({"maximum_age": 18, "fees_description": null}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let patched: Value = response.json().await.unwrap();
+    assert_eq!(patched["name"], "Lektiecafé for børn");
+    assert_eq!(patched["maximum_age"], 18);
+    assert_eq!(patched["minimum_age"], 6);
+    assert_eq!(patched["version"], 3);
+
+    let listed: Value = app
+        .get(&format!("/v1/services?organization_id={org}"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["total"], 1);
+    assert_eq!(listed["items"][0]["id"], json!(id));
+    let other: Value = app
+        .get(&format!("/v1/services?organization_id={}", uuid::Uuid::new_v4()), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(other["total"], 0);
+
+    let response = app
+        .request(Method::DELETE, &format!("/v1/services/{id}"), Some(&app.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let read: Value = app.get(&format!("/v1/services/{id}"), None).await.json().await.unwrap();
+    assert_eq!(read["status"], "inactive");
+    let active: Value = app.get("/v1/services?status=active", None).await.json().await.unwrap();
+    assert_eq!(active["total"], 0);
+
+    let response = app.get(&format!("/v1/services/{}", uuid::Uuid::new_v4()), None).await;
+    problem(response, 404).await;
+}
+
+async fn partner_writes_only_its_own_organization(app: TestApp) {
+    let org_a = app.organization("Foreningen A").await;
+    let org_b = app.organization("Foreningen B").await;
+    let location_a = app.location(org_a, "Hus A", 56.15, 10.13).await;
+    let service_a = id_of(&app.service(homework_service(org_a, location_a)).await);
+    let partner_b = app.partner_key(org_b).await;
+    let partner_a = app.partner_key(org_a).await;
+
+    let mut edit = homework_service(org_a, location_a);
+    edit["name"] = json!("Overtaget");
+    let response = app
+        .send_json(
+            Method::PUT,
+            &format!("/v1/services/{service_a}"),
+            Some(&partner_b),
+            &edit,
+        )
+        .await;
+    problem(response, 403).await;
+    let response = app
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/services/{service_a}"),
+            Some(&partner_b),
+            &json!({"name": "Overtaget"}),
+        )
+        .await;
+    problem(response, 403).await;
+    let response = app
+        .request(Method::DELETE, &format!("/v1/services/{service_a}"), Some(&partner_b))
+        .send()
+        .await
+        .unwrap();
+    problem(response, 403).await;
+    // Moving a service into another organization needs both to be yours.
+    let mut moved = homework_service(org_b, location_a);
+    moved["name"] = json!("Flyttet");
+    let response = app
+        .send_json(
+            Method::PUT,
+            &format!("/v1/services/{service_a}"),
+            Some(&partner_a),
+            &moved,
+        )
+        .await;
+    problem(response, 403).await;
+    let response = app
+        .send_json(
+            Method::POST,
+            "/v1/services",
+            Some(&partner_b),
+            &homework_service(org_a, location_a),
+        )
+        .await;
+    problem(response, 403).await;
+    let response = app
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/organizations/{org_a}"),
+            Some(&partner_b),
+            &json!({"name": "X"}),
+        )
+        .await;
+    problem(response, 403).await;
+
+    let read: Value = app
+        .get(&format!("/v1/services/{service_a}"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["name"], "Lektiehjælp i Gellerup");
+    assert_eq!(read["version"], 1);
+
+    // The owner may edit.
+    let response = app
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/services/{service_a}"),
+            Some(&partner_a),
+            &json!({"name": "Lektiecafé A"}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let response = app
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/organizations/{org_a}"),
+            Some(&partner_a),
+            &json!({"website": "https://a.example.org"}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    // Partners do not create organizations.
+    let response = app
+        .send_json(
+            Method::POST,
+            "/v1/organizations",
+            Some(&partner_a),
+            &json!({"name": "Ny", "kind": "ngo"}),
+        )
+        .await;
+    problem(response, 403).await;
+}
+
+async fn anonymous_and_reader_cannot_write(app: TestApp) {
+    let org = app.organization("Foreningen").await;
+    let body = json!({"organization_id": org, "name": "Sted", "latitude": 56.1, "longitude": 10.1});
+    let response = app.send_json(Method::POST, "/v1/locations", None, &body).await;
+    problem(response, 401).await;
+    let response = app
+        .send_json(Method::POST, "/v1/locations", Some(&app.reader), &body)
+        .await;
+    problem(response, 403).await;
+    let response = app
+        .send_json(Method::POST, "/v1/locations", Some(&app.caseworker), &body)
+        .await;
+    problem(response, 403).await;
+    let response = app
+        .send_json(Method::POST, "/v1/locations", Some("bb_not-a-key"), &body)
+        .await;
+    problem(response, 401).await;
+    let listed: Value = app.get("/v1/locations", None).await.json().await.unwrap();
+    assert_eq!(listed["total"], 0);
+}
+
+async fn stale_if_match_is_refused(app: TestApp) {
+    let org = app.organization("Foreningen").await;
+    let response = app
+        .request(Method::PATCH, &format!("/v1/organizations/{org}"), Some(&app.admin))
+        .header("If-Match", "\"1\"")
+        .json(&json!({"description": "Første redigering"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // A second writer still holding version 1 loses.
+    let response = app
+        .request(Method::PATCH, &format!("/v1/organizations/{org}"), Some(&app.admin))
+        .header("If-Match", "\"1\"")
+        .json(&json!({"description": "Anden redigering"}))
+        .send()
+        .await
+        .unwrap();
+    problem(response, 412).await;
+    let response = app
+        .request(Method::DELETE, &format!("/v1/organizations/{org}"), Some(&app.admin))
+        .header("If-Match", "\"1\"")
+        .send()
+        .await
+        .unwrap();
+    problem(response, 412).await;
+    let read: Value = app
+        .get(&format!("/v1/organizations/{org}"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["description"], "Første redigering");
+    assert_eq!(read["status"], "active");
+    assert_eq!(read["version"], 2);
+}
+
+async fn bad_input_is_a_problem_and_changes_nothing(app: TestApp) {
+    let org = app.organization("Foreningen").await;
+    let location = app.location(org, "Hus", 56.15, 10.13).await;
+
+    let response = app
+        .request(Method::POST, "/v1/services", Some(&app.admin))
+        .header("content-type", "application/json")
+        .body("{\"name\": \"Halv")
+        .send()
+        .await
+        .unwrap();
+    problem(response, 400).await;
+
+    let response = app
+        .send_json(
+            Method::POST,
+            "/v1/services",
+            Some(&app.admin),
+            &json!({"name": "Forkert type", "organization_id": org, "minimum_age": "six"}),
+        )
+        .await;
+    problem(response, 400).await;
+    let response = app
+        .send_json(
+            Method::POST,
+            "/v1/services",
+            Some(&app.admin),
+            &json!({"name": "Uden organisation"}),
+        )
+        .await;
+    problem(response, 400).await;
+    let response = app.get("/v1/services/not-a-uuid", None).await;
+    problem(response, 400).await;
+
+    let mut unknown_need = homework_service(org, location);
+    unknown_need["needs"] = json!(["education-homework", "astrology"]);
+    let body = problem(
+        app.send_json(Method::POST, "/v1/services", Some(&app.admin), &unknown_need)
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(body["errors"][0]["path"], "needs/1");
+
+    let mut bad_schedule = homework_service(org, location);
+    bad_schedule["schedules"] = json!([{"byday": ["XX"], "opens_at": "18:00", "closes_at": "17:00"}]);
+    let body = problem(
+        app.send_json(Method::POST, "/v1/services", Some(&app.admin), &bad_schedule)
+            .await,
+        422,
+    )
+    .await;
+    let paths: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["schedules/0/byday", "schedules/0/closes_at"]);
+
+    let body = problem(
+        app.send_json(
+            Method::POST,
+            "/v1/locations",
+            Some(&app.admin),
+            &json!({"organization_id": org, "name": "Nordpolen", "latitude": 95.0, "longitude": 10.0}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(body["errors"][0]["path"], "latitude");
+
+    let response = app.get("/v1/services?per_page=101", None).await;
+    problem(response, 400).await;
+    let too_long = "x".repeat(201);
+    let response = app
+        .send_json(
+            Method::POST,
+            "/v1/organizations",
+            Some(&app.admin),
+            &json!({"name": too_long, "kind": "ngo"}),
+        )
+        .await;
+    problem(response, 422).await;
+    let response = app
+        .send_json(
+            Method::POST,
+            "/v1/organizations",
+            Some(&app.admin),
+            &json!({"name": "X", "kind": "cult"}),
+        )
+        .await;
+    problem(response, 400).await;
+
+    let services: Value = app.get("/v1/services", None).await.json().await.unwrap();
+    assert_eq!(services["total"], 0);
+    let locations: Value = app.get("/v1/locations", None).await.json().await.unwrap();
+    assert_eq!(locations["total"], 1);
+    let organizations: Value = app.get("/v1/organizations", None).await.json().await.unwrap();
+    assert_eq!(organizations["total"], 1);
+}
+
+async fn confidential_location_is_redacted_by_role(app: TestApp) {
+    let shelter = app.organization("Kvindekrisecentret").await;
+    let other = app.organization("Anden forening").await;
+    let response = app
+        .send_json(
+            Method::POST,
+            "/v1/locations",
+            Some(&app.admin),
+            &json!({"organization_id": shelter, "name": "Krisecenter", "latitude": 56.16, "longitude": 10.2,
+                    "address": {"address_1": "Hemmelig Vej 1", "postal_code": "8000", "city": "Aarhus C"},
+                    "confidential": true}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let id = id_of(&response.json::<Value>().await.unwrap());
+    let owner = app.partner_key(shelter).await;
+    let stranger = app.partner_key(other).await;
+
+    for key in [None, Some(app.reader.as_str()), Some(stranger.as_str())] {
+        let read: Value = app.get(&format!("/v1/locations/{id}"), key).await.json().await.unwrap();
+        assert_eq!(read["confidential"], true);
+        assert!(
+            read["address"].is_null() && read["latitude"].is_null() && read["longitude"].is_null(),
+            "{read}"
+        );
+        let listed: Value = app.get("/v1/locations", key).await.json().await.unwrap();
+        assert!(listed["items"][0]["address"].is_null());
+        assert!(!listed.to_string().contains("Hemmelig"));
+    }
+    for key in [app.caseworker.as_str(), app.admin.as_str(), owner.as_str()] {
+        let read: Value = app
+            .get(&format!("/v1/locations/{id}"), Some(key))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(read["address"]["address_1"], "Hemmelig Vej 1");
+        assert_eq!(read["latitude"], 56.16);
+    }
+}

@@ -1,0 +1,200 @@
+//! Test harness: the real application on a random port, on a fresh SQLite file or a fresh PostgreSQL
+//! database (when `TEST_DATABASE_URL` is set).
+
+use std::sync::Arc;
+
+use api::{AppState, Config};
+use entities::directory::Role;
+use reqwest::{Client, Method, RequestBuilder, Response};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub state: Arc<AppState>,
+    pub admin: String,
+    pub caseworker: String,
+    pub reader: String,
+    _data_dir: tempfile::TempDir,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// A fresh, empty PostgreSQL database on the server named by `TEST_DATABASE_URL`.
+async fn fresh_postgres_database(server_url: &str) -> String {
+    let admin = Database::connect(server_url)
+        .await
+        .unwrap_or_else(|e| panic!("TEST_DATABASE_URL={server_url} is not reachable: {e}"));
+    let name = format!("brobygger_test_{}", Uuid::new_v4().simple());
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("creating a test database");
+    let (prefix, _) = server_url
+        .rsplit_once('/')
+        .expect("TEST_DATABASE_URL ends in /DATABASE");
+    format!("{prefix}/{name}")
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let database_url = match backend {
+            Backend::Sqlite => api::default_database_url(data_dir.path()),
+            Backend::Postgres => match std::env::var("TEST_DATABASE_URL") {
+                Ok(url) if !url.is_empty() => fresh_postgres_database(&url).await,
+                _ => {
+                    eprintln!("TEST_DATABASE_URL not set: skipping the PostgreSQL run");
+                    return None;
+                }
+            },
+        };
+        let config = Config {
+            database_url,
+            data_dir: data_dir.path().to_owned(),
+            seed: false,
+        };
+        let state = api::open(&config).await.expect("opening the app");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server_state = state.clone();
+        tokio::spawn(async move {
+            api::serve(listener, server_state, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server");
+        });
+        let admin = state.store.create_key(Role::Admin, None, None).await.unwrap().1;
+        let caseworker = state.store.create_key(Role::Caseworker, None, None).await.unwrap().1;
+        let reader = state.store.create_key(Role::Reader, None, None).await.unwrap().1;
+        Some(TestApp {
+            base: format!("http://127.0.0.1:{port}"),
+            client: Client::new(),
+            state,
+            admin,
+            caseworker,
+            reader,
+            _data_dir: data_dir,
+            _shutdown: tx,
+        })
+    }
+
+    pub fn request(&self, method: Method, path: &str, key: Option<&str>) -> RequestBuilder {
+        let builder = self.client.request(method, format!("{}{path}", self.base));
+        match key {
+            Some(key) => builder.bearer_auth(key),
+            None => builder,
+        }
+    }
+
+    pub async fn get(&self, path: &str, key: Option<&str>) -> Response {
+        self.request(Method::GET, path, key).send().await.expect("request")
+    }
+
+    pub async fn send_json(&self, method: Method, path: &str, key: Option<&str>, body: &Value) -> Response {
+        self.request(method, path, key)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn partner_key(&self, organization_id: Uuid) -> String {
+        self.state
+            .store
+            .create_key(Role::Partner, Some(organization_id), None)
+            .await
+            .expect("partner key")
+            .1
+    }
+
+    /// Creates an organization as admin and returns its id.
+    pub async fn organization(&self, name: &str) -> Uuid {
+        let response = self
+            .send_json(
+                Method::POST,
+                "/v1/organizations",
+                Some(&self.admin),
+                &json!({"name": name, "description": "Forening i Gellerup", "kind": "association"}),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap_or_default());
+        id_of(&response.json::<Value>().await.unwrap())
+    }
+
+    pub async fn location(&self, organization_id: Uuid, name: &str, latitude: f64, longitude: f64) -> Uuid {
+        let response = self
+            .send_json(
+                Method::POST,
+                "/v1/locations",
+                Some(&self.admin),
+                &json!({"organization_id": organization_id, "name": name, "latitude": latitude, "longitude": longitude,
+                        "address": {"address_1": "Gudrunsvej 10", "postal_code": "8220", "city": "Brabrand"}}),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap_or_default());
+        id_of(&response.json::<Value>().await.unwrap())
+    }
+
+    pub async fn service(&self, body: Value) -> Value {
+        let response = self
+            .send_json(Method::POST, "/v1/services", Some(&self.admin), &body)
+            .await;
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap_or_default());
+        response.json::<Value>().await.unwrap()
+    }
+}
+
+pub fn id_of(value: &Value) -> Uuid {
+    value["id"].as_str().and_then(|s| s.parse().ok()).expect("an id")
+}
+
+/// Asserts an RFC 9457 problem with this status and returns it.
+pub async fn problem(response: Response, status: u16) -> Value {
+    assert_eq!(response.status().as_u16(), status);
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/problem+json"),
+        "content type {content_type}"
+    );
+    let body: Value = response.json().await.expect("problem body");
+    assert_eq!(body["status"], status);
+    assert!(
+        body["title"].is_string() && body["type"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    body
+}
+
+/// Runs one async test against SQLite and against PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        $(mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await.unwrap();
+                super::$name(app).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await {
+                    super::$name(app).await;
+                }
+            }
+        })+
+    };
+}

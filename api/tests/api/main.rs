@@ -1,0 +1,7 @@
+//! Integration tests over real HTTP: every test runs the application on a random port against a real
+//! SQLite file and, with `TEST_DATABASE_URL`, a real PostgreSQL database.
+
+mod helpers;
+
+mod directory;
+mod operations;

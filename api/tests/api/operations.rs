@@ -1,0 +1,65 @@
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::helpers::{Backend, TestApp, problem};
+
+async fn sqlite_app() -> TestApp {
+    TestApp::spawn(Backend::Sqlite).await.unwrap()
+}
+
+#[tokio::test]
+async fn operational_endpoints_answer() {
+    let app = sqlite_app().await;
+    let health: Value = app.get("/health", None).await.json().await.unwrap();
+    assert_eq!(health["status"], "ok");
+    let ready: Value = app.get("/ready", None).await.json().await.unwrap();
+    assert_eq!(ready["status"], "ready");
+    let spec: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    assert!(spec["paths"]["/v1/services"].is_object());
+    let docs = app.get("/docs", None).await;
+    assert_eq!(docs.status(), 200);
+    assert!(docs.text().await.unwrap().contains("swagger"));
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(
+        metrics.contains("brobygger_http_requests_total{route=\"/health\",status=\"200\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_paths_and_methods_are_problems() {
+    let app = sqlite_app().await;
+    problem(app.get("/v1/nowhere", None).await, 404).await;
+    let response = app
+        .request(Method::DELETE, "/v1/services", Some(&app.admin))
+        .send()
+        .await
+        .unwrap();
+    problem(response, 405).await;
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    let app = sqlite_app().await;
+    let body = format!("{{\"name\": \"{}\", \"kind\": \"ngo\"}}", "x".repeat(2 * 1024 * 1024));
+    let response = app
+        .request(Method::POST, "/v1/organizations", Some(&app.admin))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    problem(response, 413).await;
+}
+
+#[tokio::test]
+async fn committed_openapi_matches_the_code() {
+    let app = sqlite_app().await;
+    let generated = api::app::openapi_json(app.state.clone());
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/openapi.json"))
+        .expect("openapi/openapi.json is committed");
+    assert!(
+        generated.trim() == committed.trim(),
+        "openapi/openapi.json is stale: run `cargo run -- openapi > openapi/openapi.json`"
+    );
+}

@@ -1,0 +1,457 @@
+//! The directory's domain types (organizations, locations, services) and their validation rules.
+//! These are what the store reads and writes; `api/` maps them to and from its wire types.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::FieldError;
+
+pub const MAX_NAME: usize = 200;
+pub const MAX_TEXT: usize = 10_000;
+pub const MAX_SHORT: usize = 500;
+pub const MAX_URL: usize = 2_000;
+pub const MAX_LIST: usize = 100;
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name { $(#[serde(rename = $text)] $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+
+            /// The accepted spellings, for error messages.
+            pub fn expected() -> String {
+                [$($text),+].join(", ")
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// What kind of actor runs an organization; the municipality reports by it.
+    OrganizationKind {
+        Municipal = "municipal",
+        Association = "association",
+        HousingSocial = "housing-social",
+        Ngo = "ngo",
+        VolunteerGroup = "volunteer-group",
+        Other = "other",
+    }
+);
+
+string_enum!(
+    /// Status of organizations and locations. DELETE is soft: it sets `inactive`.
+    RecordStatus {
+        Active = "active",
+        Inactive = "inactive",
+    }
+);
+
+string_enum!(
+    /// Service status as in HSDS 3.0. Only `active` services are searchable.
+    ServiceStatus {
+        Active = "active",
+        Inactive = "inactive",
+        Defunct = "defunct",
+        TemporarilyClosed = "temporarily closed",
+    }
+);
+
+string_enum!(
+    /// How much room a service has. `full` makes new referrals auto-reject with reason `no-capacity`.
+    Capacity {
+        Available = "available",
+        Limited = "limited",
+        Full = "full",
+    }
+);
+
+string_enum!(
+    /// Who is calling. Roles are fixed by the API contract.
+    Role {
+        Admin = "admin",
+        Caseworker = "caseworker",
+        Partner = "partner",
+        Reader = "reader",
+    }
+);
+
+pub const WEEKDAYS: [&str; 7] = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrganizationData {
+    pub name: String,
+    pub description: String,
+    pub kind: OrganizationKind,
+    pub website: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub cvr: Option<String>,
+    pub status: RecordStatus,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Address {
+    pub address_1: String,
+    pub postal_code: String,
+    pub city: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LocationData {
+    pub organization_id: Uuid,
+    pub name: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub address: Option<Address>,
+    pub confidential: bool,
+    pub status: RecordStatus,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schedule {
+    /// RFC 5545 day codes, e.g. `["MO", "WE"]`.
+    pub byday: Vec<String>,
+    /// `HH:MM`, 24-hour.
+    pub opens_at: String,
+    pub closes_at: String,
+    pub valid_from: Option<NaiveDate>,
+    pub valid_to: Option<NaiveDate>,
+    pub description: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceData {
+    pub name: String,
+    pub description: String,
+    pub organization_id: Uuid,
+    pub location_ids: Vec<Uuid>,
+    pub needs: Vec<String>,
+    pub minimum_age: Option<u32>,
+    pub maximum_age: Option<u32>,
+    pub languages: Vec<String>,
+    pub free: bool,
+    pub fees_description: Option<String>,
+    pub schedules: Vec<Schedule>,
+    pub eligibility_description: Option<String>,
+    pub application_process: Option<String>,
+    pub url: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub status: ServiceStatus,
+    pub assured_date: Option<NaiveDate>,
+    pub capacity: Option<Capacity>,
+    /// GeoJSON Polygon or MultiPolygon.
+    pub service_area: Option<serde_json::Value>,
+}
+
+/// Bookkeeping every stored record carries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Meta {
+    pub id: Uuid,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stored<T> {
+    pub meta: Meta,
+    pub data: T,
+}
+
+pub type Organization = Stored<OrganizationData>;
+pub type Location = Stored<LocationData>;
+pub type Service = Stored<ServiceData>;
+
+/// Collects field errors while validating one document.
+#[derive(Default)]
+pub struct Checker {
+    pub errors: Vec<FieldError>,
+}
+
+impl Checker {
+    pub fn fail(&mut self, path: impl Into<String>, reason: impl Into<String>) {
+        self.errors.push(FieldError::new(path, reason));
+    }
+
+    pub fn text(&mut self, path: &str, value: &str, min: usize, max: usize) {
+        let len = value.chars().count();
+        if len < min {
+            if min == 1 {
+                self.fail(path, "must not be empty");
+            } else {
+                self.fail(path, format!("must be at least {min} characters"));
+            }
+        } else if len > max {
+            self.fail(path, format!("must be at most {max} characters"));
+        }
+        if value
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+        {
+            self.fail(path, "must not contain control characters");
+        }
+    }
+
+    pub fn optional_text(&mut self, path: &str, value: &Option<String>, max: usize) {
+        if let Some(value) = value {
+            self.text(path, value, 0, max);
+        }
+    }
+
+    pub fn url(&mut self, path: &str, value: &Option<String>) {
+        if let Some(value) = value {
+            self.text(path, value, 1, MAX_URL);
+            if !(value.starts_with("https://") || value.starts_with("http://")) {
+                self.fail(path, "must be an http(s) URL");
+            }
+        }
+    }
+
+    pub fn email(&mut self, path: &str, value: &Option<String>) {
+        if let Some(value) = value {
+            self.text(path, value, 3, 254);
+            let valid = value
+                .split_once('@')
+                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !value.contains(' '));
+            if !valid {
+                self.fail(path, "must be an e-mail address");
+            }
+        }
+    }
+
+    pub fn phone(&mut self, path: &str, value: &Option<String>) {
+        if let Some(value) = value {
+            self.text(path, value, 1, 40);
+            if !value.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c)) {
+                self.fail(path, "may contain only digits, spaces and + - ( )");
+            }
+        }
+    }
+
+    pub fn into_result(self) -> Result<(), Vec<FieldError>> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(self.errors)
+        }
+    }
+}
+
+impl OrganizationData {
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut check = Checker::default();
+        check.text("name", &self.name, 1, MAX_NAME);
+        check.text("description", &self.description, 0, MAX_TEXT);
+        check.url("website", &self.website);
+        check.email("email", &self.email);
+        check.phone("phone", &self.phone);
+        if let Some(cvr) = &self.cvr
+            && !(cvr.len() == 8 && cvr.chars().all(|c| c.is_ascii_digit()))
+        {
+            check.fail("cvr", "must be 8 digits");
+        }
+        check.into_result()
+    }
+}
+
+pub fn check_coordinates(check: &mut Checker, latitude: f64, longitude: f64) {
+    if !(-90.0..=90.0).contains(&latitude) {
+        check.fail("latitude", "must be between -90 and 90");
+    }
+    if !(-180.0..=180.0).contains(&longitude) {
+        check.fail("longitude", "must be between -180 and 180");
+    }
+}
+
+impl LocationData {
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut check = Checker::default();
+        check.text("name", &self.name, 1, MAX_NAME);
+        check_coordinates(&mut check, self.latitude, self.longitude);
+        if let Some(address) = &self.address {
+            check.text("address/address_1", &address.address_1, 1, MAX_NAME);
+            check.text("address/postal_code", &address.postal_code, 1, 10);
+            check.text("address/city", &address.city, 1, MAX_NAME);
+        }
+        check.into_result()
+    }
+}
+
+/// Minutes since midnight of an `HH:MM` time, if valid.
+pub fn parse_clock(value: &str) -> Option<u16> {
+    let (hours, minutes) = value.split_once(':')?;
+    if hours.len() != 2 || minutes.len() != 2 {
+        return None;
+    }
+    let hours: u16 = hours.parse().ok()?;
+    let minutes: u16 = minutes.parse().ok()?;
+    // 24:00 is a legal closing time.
+    (hours < 24 && minutes < 60 || hours == 24 && minutes == 0).then_some(hours * 60 + minutes)
+}
+
+impl Schedule {
+    fn check(&self, check: &mut Checker, path: &str) {
+        if self.byday.is_empty() {
+            check.fail(format!("{path}/byday"), "must name at least one day (MO..SU)");
+        }
+        for day in &self.byday {
+            if !WEEKDAYS.contains(&day.as_str()) {
+                check.fail(
+                    format!("{path}/byday"),
+                    format!("unknown day `{day}`, expected MO, TU, WE, TH, FR, SA or SU"),
+                );
+            }
+        }
+        let opens = parse_clock(&self.opens_at);
+        let closes = parse_clock(&self.closes_at);
+        if opens.is_none() {
+            check.fail(format!("{path}/opens_at"), "must be HH:MM");
+        }
+        if closes.is_none() {
+            check.fail(format!("{path}/closes_at"), "must be HH:MM");
+        }
+        if let (Some(opens), Some(closes)) = (opens, closes)
+            && opens >= closes
+        {
+            check.fail(format!("{path}/closes_at"), "must be after opens_at");
+        }
+        if let (Some(from), Some(to)) = (self.valid_from, self.valid_to)
+            && from > to
+        {
+            check.fail(format!("{path}/valid_to"), "must not be before valid_from");
+        }
+        check.optional_text(&format!("{path}/description"), &self.description, MAX_SHORT);
+    }
+}
+
+impl ServiceData {
+    /// Puts lists in a canonical order without duplicates, so that what is stored, what is read back and what
+    /// a re-import compares are the same value.
+    pub fn normalize(&mut self) {
+        self.location_ids.sort();
+        self.location_ids.dedup();
+        self.needs.sort();
+        self.needs.dedup();
+        self.languages.sort();
+        self.languages.dedup();
+        for schedule in &mut self.schedules {
+            schedule.byday.sort_by_key(|d| WEEKDAYS.iter().position(|w| w == d));
+            schedule.byday.dedup();
+        }
+        self.schedules
+            .sort_by(|a, b| (&a.byday, &a.opens_at, &a.closes_at).cmp(&(&b.byday, &b.opens_at, &b.closes_at)));
+    }
+
+    /// Checks everything that needs no database. Need codes and location ids are checked by the store.
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut check = Checker::default();
+        check.text("name", &self.name, 1, MAX_NAME);
+        check.text("description", &self.description, 0, MAX_TEXT);
+        check.optional_text("fees_description", &self.fees_description, MAX_TEXT);
+        check.optional_text("eligibility_description", &self.eligibility_description, MAX_TEXT);
+        check.optional_text("application_process", &self.application_process, MAX_TEXT);
+        check.url("url", &self.url);
+        check.email("email", &self.email);
+        check.phone("phone", &self.phone);
+        for (field, age) in [("minimum_age", self.minimum_age), ("maximum_age", self.maximum_age)] {
+            if age.is_some_and(|age| age > 120) {
+                check.fail(field, "must be between 0 and 120");
+            }
+        }
+        if let (Some(min), Some(max)) = (self.minimum_age, self.maximum_age)
+            && min > max
+        {
+            check.fail("maximum_age", "must not be below minimum_age");
+        }
+        for (field, len) in [
+            ("location_ids", self.location_ids.len()),
+            ("needs", self.needs.len()),
+            ("languages", self.languages.len()),
+            ("schedules", self.schedules.len()),
+        ] {
+            if len > MAX_LIST {
+                check.fail(field, format!("at most {MAX_LIST} entries"));
+            }
+        }
+        for (i, language) in self.languages.iter().enumerate() {
+            if !(language.len() == 2 && language.chars().all(|c| c.is_ascii_lowercase())) {
+                check.fail(
+                    format!("languages/{i}"),
+                    "must be an ISO 639-1 code such as `da` or `ar`",
+                );
+            }
+        }
+        for (i, schedule) in self.schedules.iter().enumerate() {
+            schedule.check(&mut check, &format!("schedules/{i}"));
+        }
+        if let Some(area) = &self.service_area {
+            let kind = area.get("type").and_then(|t| t.as_str());
+            if !matches!(kind, Some("Polygon" | "MultiPolygon")) || area.get("coordinates").is_none() {
+                check.fail("service_area", "must be a GeoJSON Polygon or MultiPolygon");
+            }
+        }
+        check.into_result()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_times() {
+        assert_eq!(parse_clock("00:00"), Some(0));
+        assert_eq!(parse_clock("16:30"), Some(990));
+        assert_eq!(parse_clock("24:00"), Some(1440));
+        assert_eq!(parse_clock("24:01"), None);
+        assert_eq!(parse_clock("7:00"), None);
+        assert_eq!(parse_clock("12:60"), None);
+        assert_eq!(parse_clock("ab:cd"), None);
+    }
+
+    #[test]
+    fn location_rejects_latitude_out_of_range() {
+        let location = LocationData {
+            organization_id: Uuid::nil(),
+            name: "Gellerup".into(),
+            latitude: 95.0,
+            longitude: 10.1,
+            address: None,
+            confidential: false,
+            status: RecordStatus::Active,
+        };
+        let errors = location.validate().unwrap_err();
+        assert_eq!(errors, vec![FieldError::new("latitude", "must be between -90 and 90")]);
+    }
+
+    #[test]
+    fn enums_round_trip_their_spelling() {
+        for status in ServiceStatus::ALL {
+            assert_eq!(ServiceStatus::parse(status.as_str()), Some(*status));
+        }
+        assert_eq!(
+            OrganizationKind::parse("housing-social"),
+            Some(OrganizationKind::HousingSocial)
+        );
+        assert_eq!(OrganizationKind::parse("Housing-social"), None);
+    }
+}

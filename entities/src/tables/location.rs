@@ -1,0 +1,27 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "location")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    #[sea_orm(indexed)]
+    pub organization_id: Uuid,
+    pub name: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub address_1: Option<String>,
+    pub postal_code: Option<String>,
+    pub city: Option<String>,
+    /// Crisis shelters and the like: address and coordinates are shown only to those who need them.
+    pub confidential: bool,
+    pub status: String,
+    pub version: i64,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,16 @@
+//! sea-orm table definitions. One module per table, named as the table. The layout follows Open Referral
+//! HSDS 3.0 (organization, location, service, service_at_location, schedule, language) plus Brobygger's own
+//! tables (need taxonomy, api keys, change log, audit trail). Child rows of a service are replaced as a
+//! whole on every write, so they carry no version of their own.
+
+pub mod api_key;
+pub mod audit_event;
+pub mod change_log;
+pub mod location;
+pub mod need;
+pub mod organization;
+pub mod schedule;
+pub mod service;
+pub mod service_at_location;
+pub mod service_language;
+pub mod service_need;

@@ -1,0 +1,24 @@
+use sea_orm::entity::prelude::*;
+
+/// A weekly opening in RFC 5545 terms, as HSDS 3.0 models it (`freq` is always WEEKLY here).
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "schedule")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    #[sea_orm(indexed)]
+    pub service_id: Uuid,
+    /// Comma separated RFC 5545 day codes, e.g. `MO,WE`.
+    pub byday: String,
+    /// `HH:MM`
+    pub opens_at: String,
+    pub closes_at: String,
+    pub valid_from: Option<Date>,
+    pub valid_to: Option<Date>,
+    pub description: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
