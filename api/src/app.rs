@@ -29,8 +29,15 @@ pub struct Config {
     pub seed: bool,
 }
 
-pub fn api_service(state: Arc<AppState>) -> OpenApiService<DirectoryApi, ()> {
-    OpenApiService::new(DirectoryApi { state }, "Brobygger", env!("CARGO_PKG_VERSION"))
+/// Every OpenAPI endpoint group of the service; add a new group here.
+pub type Apis = (DirectoryApi,);
+
+fn apis(state: Arc<AppState>) -> Apis {
+    (DirectoryApi { state },)
+}
+
+pub fn api_service(state: Arc<AppState>) -> OpenApiService<Apis, ()> {
+    OpenApiService::new(apis(state), "Brobygger", env!("CARGO_PKG_VERSION"))
         .description(include_str!("../../docs/api-intro.md"))
         .license(poem_openapi::LicenseObject::new("AGPL-3.0-or-later"))
         .server("/")
