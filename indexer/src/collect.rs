@@ -71,7 +71,8 @@ pub struct SegmentSearchCollector {
     lat: Option<Column<f64>>,
     lon: Option<Column<f64>>,
     has_area: Option<Column<bool>>,
-    id: Option<StrColumn>,
+    id_hi: Option<Column<u64>>,
+    id_lo: Option<Column<u64>>,
     need_top: Option<StrColumn>,
     lang: Option<StrColumn>,
     need_counts: Vec<u64>,
@@ -103,7 +104,8 @@ impl Collector for SearchCollector {
             lat: ff.column_opt("lat")?,
             lon: ff.column_opt("lon")?,
             has_area: ff.column_opt("has_area")?,
-            id: ff.str("id")?,
+            id_hi: ff.column_opt("id_hi")?,
+            id_lo: ff.column_opt("id_lo")?,
             need_counts: vec![0; need_top.as_ref().map_or(0, |c| c.num_terms())],
             lang_counts: vec![0; lang.as_ref().map_or(0, |c| c.num_terms())],
             need_top,
@@ -160,11 +162,9 @@ impl SegmentSearchCollector {
     }
 
     fn doc_id(&self, doc: DocId) -> Option<uuid::Uuid> {
-        let col = self.id.as_ref()?;
-        let ord = col.term_ords(doc).next()?;
-        let mut s = String::new();
-        col.ord_to_str(ord, &mut s).ok()?;
-        s.parse().ok()
+        let hi = self.id_hi.as_ref()?.first(doc)?;
+        let lo = self.id_lo.as_ref()?.first(doc)?;
+        Some(uuid::Uuid::from_u64_pair(hi, lo))
     }
 }
 

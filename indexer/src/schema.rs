@@ -21,6 +21,9 @@ pub const OPEN_MAX_AGE: u64 = 1000;
 #[derive(Clone, Debug)]
 pub struct Fields {
     pub id: Field,
+    /// The id's two halves as u64 fast fields (cheap uuid lookup in collectors).
+    pub id_hi: Field,
+    pub id_lo: Field,
     // text (Danish with compounds; stored for snippets)
     pub name: Field,
     pub description: Field,
@@ -69,7 +72,9 @@ fn text(tokenizer: &str, stored: bool) -> TextOptions {
 pub fn build_schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let fields = Fields {
-        id: b.add_text_field("id", STRING | STORED | FAST),
+        id: b.add_text_field("id", STRING | STORED),
+        id_hi: b.add_u64_field("id_hi", FAST),
+        id_lo: b.add_u64_field("id_lo", FAST),
         name: b.add_text_field("name", text(DA, true)),
         description: b.add_text_field("description", text(DA, true)),
         organization: b.add_text_field("organization", text(DA, false)),
@@ -146,6 +151,9 @@ pub fn opening_spans(doc: &ServiceDoc) -> Result<Vec<(u64, u64)>> {
 pub fn to_document(f: &Fields, doc: &ServiceDoc) -> Result<TantivyDocument> {
     let mut d = TantivyDocument::default();
     d.add_text(f.id, doc.id.to_string());
+    let (hi, lo) = doc.id.as_u64_pair();
+    d.add_u64(f.id_hi, hi);
+    d.add_u64(f.id_lo, lo);
     for (fields, value) in [
         (&[f.name, f.name_plain, f.name_en, f.name_fold][..], &doc.name),
         (
