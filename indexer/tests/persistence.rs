@@ -141,3 +141,29 @@ fn rebuild_replaces_everything_and_reports_progress() {
     assert_eq!(index.num_docs(), 2500);
     assert_eq!(index.search(&text("lektiecafé")).unwrap().total, 2500);
 }
+
+#[test]
+fn concurrent_searches_during_writes() {
+    let index = std::sync::Arc::new(index());
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let index = index.clone();
+            std::thread::spawn(move || {
+                for _ in 0..50 {
+                    let r = index.search(&text("lektie")).unwrap();
+                    assert!(r.total >= 2);
+                }
+            })
+        })
+        .collect();
+    for seq in 2..12 {
+        let mut d = docs()[1].clone();
+        d.id = id(100 + seq as u128);
+        index.apply(vec![d], &[], seq).unwrap();
+    }
+    for r in readers {
+        r.join().unwrap();
+    }
+    assert_eq!(index.applied_seq(), Some(11));
+    assert_eq!(index.num_docs(), 18);
+}
