@@ -12,6 +12,7 @@ use poem::web::Data;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, get, handler};
 use poem_openapi::OpenApiService;
 
+use crate::catalog::CatalogApi;
 use crate::directory::DirectoryApi;
 use crate::metrics::route_label;
 use crate::problem::{problem_response, render_error};
@@ -30,10 +31,10 @@ pub struct Config {
 }
 
 /// Every OpenAPI endpoint group of the service; add a new group here.
-pub type Apis = (DirectoryApi,);
+pub type Apis = (DirectoryApi, CatalogApi);
 
 fn apis(state: Arc<AppState>) -> Apis {
-    (DirectoryApi { state },)
+    (DirectoryApi { state: state.clone() }, CatalogApi { state })
 }
 
 pub fn api_service(state: Arc<AppState>) -> OpenApiService<Apis, ()> {

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod catalog;
 pub mod cli;
 pub mod directory;
 pub mod metrics;
@@ -25,8 +26,9 @@ pub use state::AppState;
 /// Opens the database (running migrations), loads the taxonomy and, for an empty directory, the demo data.
 pub async fn open(config: &Config) -> anyhow::Result<Arc<AppState>> {
     let store = Store::connect(&config.database_url).await?;
-    store.sync_taxonomy(&Taxonomy::builtin()).await?;
-    Ok(Arc::new(AppState::new(store)))
+    let taxonomy = Taxonomy::builtin();
+    store.sync_taxonomy(&taxonomy).await?;
+    Ok(Arc::new(AppState::new(store, taxonomy)))
 }
 
 /// `sqlite://<data dir>/brobygger.db?mode=rwc`, the embedded default.

@@ -41,7 +41,13 @@ async fn main() -> anyhow::Result<()> {
         Command::Openapi => {
             // The spec does not depend on data; an in-memory database gives a real state to describe.
             let store = entities::Store::connect("sqlite::memory:").await?;
-            println!("{}", api::app::openapi_json(Arc::new(api::AppState::new(store))));
+            println!(
+                "{}",
+                api::app::openapi_json(Arc::new(api::AppState::new(
+                    store,
+                    entities::taxonomy::Taxonomy::builtin()
+                )))
+            );
         }
     }
     Ok(())

@@ -3,19 +3,22 @@
 use std::time::Instant;
 
 use entities::Store;
+use entities::taxonomy::Taxonomy;
 
 use crate::metrics::Metrics;
 
 pub struct AppState {
     pub store: Store,
+    pub taxonomy: Taxonomy,
     pub metrics: Metrics,
     pub started: Instant,
 }
 
 impl AppState {
-    pub fn new(store: Store) -> Self {
+    pub fn new(store: Store, taxonomy: Taxonomy) -> Self {
         Self {
             store,
+            taxonomy,
             metrics: Metrics::default(),
             started: Instant::now(),
         }
