@@ -14,8 +14,11 @@ use poem_openapi::OpenApiService;
 
 use crate::catalog::CatalogApi;
 use crate::directory::DirectoryApi;
+use crate::hsds::HsdsApi;
 use crate::metrics::route_label;
 use crate::problem::{problem_response, render_error};
+use crate::referrals::ReferralApi;
+use crate::search::SearchApi;
 use crate::state::AppState;
 
 /// Request bodies above this are refused with 413; the HSDS import has its own, larger limit.
@@ -28,13 +31,21 @@ pub struct Config {
     pub database_url: String,
     pub data_dir: PathBuf,
     pub seed: bool,
+    /// The server secret keying referral `family_ref` hashes; None: `<data dir>/secret.key`, created once.
+    pub secret: Option<String>,
 }
 
 /// Every OpenAPI endpoint group of the service; add a new group here.
-pub type Apis = (DirectoryApi, CatalogApi);
+pub type Apis = (DirectoryApi, SearchApi, CatalogApi, ReferralApi, HsdsApi);
 
 fn apis(state: Arc<AppState>) -> Apis {
-    (DirectoryApi { state: state.clone() }, CatalogApi { state })
+    (
+        DirectoryApi { state: state.clone() },
+        SearchApi { state: state.clone() },
+        CatalogApi { state: state.clone() },
+        ReferralApi { state: state.clone() },
+        HsdsApi { state },
+    )
 }
 
 pub fn api_service(state: Arc<AppState>) -> OpenApiService<Apis, ()> {
@@ -153,7 +164,21 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let acceptor = TcpAcceptor::from_tokio(listener)?;
-    Server::new_with_acceptor(acceptor)
+    // Follow writes made by other processes on the same database.
+    let follower = {
+        let state = Arc::downgrade(&state);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let Some(state) = state.upgrade() else { break };
+                state.directory_changed().await;
+            }
+        })
+    };
+    let served = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(build_app(state), shutdown, Some(Duration::from_secs(10)))
-        .await
+        .await;
+    follower.abort();
+    served
 }

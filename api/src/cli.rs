@@ -18,6 +18,9 @@ pub struct Cli {
     /// `postgres://...` to use PostgreSQL; default: a SQLite file in the data dir.
     #[arg(long, env = "DATABASE_URL", global = true)]
     pub database_url: Option<String>,
+    /// Server secret keying the referrals' family_ref hashes; default: `<data dir>/secret.key`, made once.
+    #[arg(long, env = "BROBYGGER_SECRET", global = true, hide_env_values = true)]
+    pub secret: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -29,8 +32,19 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Import Open Referral HSDS 3.0 JSON files (upsert by id; each file all or nothing).
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Print the OpenAPI document.
     Openapi,
+    /// Remove message and family_ref hash from referrals closed longer ago than `--older-than`.
+    Purge {
+        /// `24months`, `730days` (also `24m`, `730d`).
+        #[arg(long, value_parser = parse_age)]
+        older_than: Age,
+    },
 }
 
 #[derive(clap::Args, Debug, Default)]
@@ -56,6 +70,38 @@ pub enum KeysCommand {
     },
 }
 
+/// An age given as a number of months or days.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Age {
+    Months(u32),
+    Days(u32),
+}
+
+impl Age {
+    /// The moment this long before `now`.
+    pub fn before(self, now: chrono::DateTime<chrono::Utc>) -> Option<chrono::DateTime<chrono::Utc>> {
+        match self {
+            Age::Months(n) => now.checked_sub_months(chrono::Months::new(n)),
+            Age::Days(n) => now.checked_sub_signed(chrono::Duration::days(i64::from(n))),
+        }
+    }
+}
+
+/// Parses `24months`, `24m`, `730days`, `730d`.
+pub fn parse_age(text: &str) -> Result<Age, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u32 = number
+        .parse()
+        .map_err(|_| format!("expected a number of months or days, e.g. 24months, not `{text}`"))?;
+    match unit.trim() {
+        "months" | "month" | "m" => Ok(Age::Months(number)),
+        "days" | "day" | "d" => Ok(Age::Days(number)),
+        _ => Err(format!("expected e.g. 24months or 730days, not `{text}`")),
+    }
+}
+
 fn parse_role(text: &str) -> Result<Role, String> {
     Role::parse(text).ok_or_else(|| format!("expected one of {}", Role::expected()))
 }
@@ -69,6 +115,7 @@ impl Cli {
                 .unwrap_or_else(|| crate::default_database_url(&self.data_dir)),
             data_dir: self.data_dir.clone(),
             seed,
+            secret: self.secret.clone(),
         }
     }
 }

@@ -391,6 +391,19 @@ impl DirectoryApi {
         ))
     }
 
+    /// Import Open Referral HSDS 3.0 JSON (admin)
+    ///
+    /// One service, an array of services, or organizations with nested `services`. Upserts by `id`;
+    /// importing the same document twice changes nothing. An invalid document is rejected whole with every
+    /// error listed; nothing is stored.
+    #[oai(path = "/import/hsds", method = "post", tag = "DirectoryTag::Services")]
+    async fn import_hsds(&self, auth: Auth, body: Json<serde_json::Value>) -> ApiResult<Json<ImportReport>> {
+        auth.caller().require(&[Role::Admin])?;
+        let report = self.state.store.import_hsds(&body.0).await?;
+        self.after_write().await;
+        Ok(Json(report.into()))
+    }
+
     /// List services
     #[oai(path = "/services", method = "get", tag = "DirectoryTag::Services")]
     async fn list_services(

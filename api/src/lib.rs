@@ -10,8 +10,12 @@ pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod directory;
+pub mod hsds;
+pub mod indexing;
 pub mod metrics;
 pub mod problem;
+pub mod referrals;
+pub mod search;
 pub mod state;
 pub mod wire;
 
@@ -19,16 +23,39 @@ use std::sync::Arc;
 
 use entities::Store;
 use entities::taxonomy::Taxonomy;
+use indexer::SearchIndex;
 
 pub use app::{Config, serve};
 pub use state::AppState;
+
+/// The Aarhus demo directory (HSDS 3.0), shipped with the binary and loaded into an empty database.
+pub const DEMO_DIRECTORY_JSON: &str = include_str!("../../seed-data/aarhus/directory.json");
 
 /// Opens the database (running migrations), loads the taxonomy and, for an empty directory, the demo data.
 pub async fn open(config: &Config) -> anyhow::Result<Arc<AppState>> {
     let store = Store::connect(&config.database_url).await?;
     let taxonomy = Taxonomy::builtin();
     store.sync_taxonomy(&taxonomy).await?;
-    Ok(Arc::new(AppState::new(store, taxonomy)))
+    if config.seed && store.count_services().await? == 0 {
+        let demo: serde_json::Value = serde_json::from_str(DEMO_DIRECTORY_JSON)?;
+        let report = store.import_hsds(&demo).await?;
+        tracing::info!(
+            organizations = report.organizations.created,
+            locations = report.locations.created,
+            services = report.services.created,
+            "loaded the Aarhus demo directory into the empty database"
+        );
+    }
+    let index = SearchIndex::open(&config.data_dir.join("index"), indexing::need_terms(&taxonomy))?;
+    let state = Arc::new(AppState::new(store, taxonomy, index).with_secret(referrals::load_secret(config)?));
+    let started = std::time::Instant::now();
+    state.search.catch_up(&state.store).await?;
+    tracing::info!(
+        services = state.search.index.num_docs(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "search index is current"
+    );
+    Ok(state)
 }
 
 /// `sqlite://<data dir>/brobygger.db?mode=rwc`, the embedded default.

@@ -1,30 +1,55 @@
-//! What every request handler shares: the store, the search index and the metrics.
+//! What every request handler shares: the store, the search index, reference data and the metrics.
 
 use std::time::Instant;
 
 use entities::Store;
+use entities::referrals::FamilySecret;
 use entities::taxonomy::Taxonomy;
+use indexer::SearchIndex;
+use indexer::gazetteer::Gazetteer;
 
+use crate::indexing::SearchSync;
 use crate::metrics::Metrics;
+
+/// The gazetteer shipped with the binary.
+pub const PLACES_JSON: &str = include_str!("../../seed-data/places.json");
 
 pub struct AppState {
     pub store: Store,
     pub taxonomy: Taxonomy,
+    pub search: SearchSync,
+    pub gazetteer: Gazetteer,
     pub metrics: Metrics,
     pub started: Instant,
+    /// Keys the `family_ref` hashes of referrals (`--secret`, or `<data dir>/secret.key`).
+    pub referral_secret: FamilySecret,
 }
 
 impl AppState {
-    pub fn new(store: Store, taxonomy: Taxonomy) -> Self {
+    pub fn new(store: Store, taxonomy: Taxonomy, index: SearchIndex) -> Self {
         Self {
             store,
             taxonomy,
+            search: SearchSync::new(index),
+            gazetteer: Gazetteer::from_json(PLACES_JSON).expect("seed-data/places.json is valid (checked by tests)"),
             metrics: Metrics::default(),
             started: Instant::now(),
+            referral_secret: FamilySecret::random(),
         }
     }
 
+    /// Uses `secret` for the referrals' `family_ref` hashes (`new` starts with a random, throwaway one).
+    pub fn with_secret(mut self, secret: FamilySecret) -> Self {
+        self.referral_secret = secret;
+        self
+    }
+
     /// Called after every committed directory write, before the response is sent, so that the caller reads
-    /// its own writes everywhere (search included).
-    pub async fn directory_changed(&self) {}
+    /// its own writes everywhere (search included). A failure here leaves the database right and the index
+    /// behind; the once-a-second follower retries.
+    pub async fn directory_changed(&self) {
+        if let Err(error) = self.search.catch_up(&self.store).await {
+            tracing::error!(%error, "search index update failed");
+        }
+    }
 }

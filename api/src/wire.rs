@@ -98,8 +98,9 @@ pub struct Address {
 pub struct LocationInput {
     pub organization_id: Uuid,
     pub name: String,
-    pub latitude: f64,
-    pub longitude: f64,
+    /// WGS 84; give both or neither (a place without coordinates is not found by geo search).
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
     pub address: Option<Address>,
     /// Hide address and coordinates from anonymous and reader keys (e.g. crisis shelters).
     #[oai(default)]
@@ -320,8 +321,8 @@ impl Location {
             id: meta.id,
             organization_id: data.organization_id,
             name: data.name,
-            latitude: visible.then_some(data.latitude),
-            longitude: visible.then_some(data.longitude),
+            latitude: data.latitude.filter(|_| visible),
+            longitude: data.longitude.filter(|_| visible),
             address: if visible { data.address.map(Into::into) } else { None },
             confidential: data.confidential,
             status: data.status.into(),
@@ -441,6 +442,57 @@ impl From<domain::Service> for Service {
             version: meta.version,
             created_at: meta.created_at,
             updated_at: meta.updated_at,
+        }
+    }
+}
+
+/// Created, updated and unchanged records of one kind.
+#[derive(Clone, Debug, Object)]
+pub struct ImportCounts {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct ImportWarning {
+    pub path: String,
+    pub reason: String,
+}
+
+/// What an HSDS import did.
+#[derive(Clone, Debug, Object)]
+pub struct ImportReport {
+    pub organizations: ImportCounts,
+    pub locations: ImportCounts,
+    pub services: ImportCounts,
+    pub warnings: Vec<ImportWarning>,
+}
+
+impl From<entities::hsds::Counts> for ImportCounts {
+    fn from(c: entities::hsds::Counts) -> Self {
+        Self {
+            created: c.created,
+            updated: c.updated,
+            unchanged: c.unchanged,
+        }
+    }
+}
+
+impl From<entities::hsds::ImportReport> for ImportReport {
+    fn from(r: entities::hsds::ImportReport) -> Self {
+        Self {
+            organizations: r.organizations.into(),
+            locations: r.locations.into(),
+            services: r.services.into(),
+            warnings: r
+                .warnings
+                .into_iter()
+                .map(|w| ImportWarning {
+                    path: w.path,
+                    reason: w.reason,
+                })
+                .collect(),
         }
     }
 }

@@ -118,8 +118,9 @@ pub struct Address {
 pub struct LocationData {
     pub organization_id: Uuid,
     pub name: String,
-    pub latitude: f64,
-    pub longitude: f64,
+    /// Both or neither; a location without coordinates is not found by geo search.
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
     pub address: Option<Address>,
     pub confidential: bool,
     pub status: RecordStatus,
@@ -241,8 +242,9 @@ impl Checker {
     pub fn phone(&mut self, path: &str, value: &Option<String>) {
         if let Some(value) = value {
             self.text(path, value, 1, 40);
-            if !value.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c)) {
-                self.fail(path, "may contain only digits, spaces and + - ( )");
+            // Formats vary across countries ("+45 12 34 56 78", "(555) 123-4567"); a number has digits.
+            if value.chars().filter(char::is_ascii_digit).count() < 3 {
+                self.fail(path, "must contain a phone number");
             }
         }
     }
@@ -286,7 +288,11 @@ impl LocationData {
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut check = Checker::default();
         check.text("name", &self.name, 1, MAX_NAME);
-        check_coordinates(&mut check, self.latitude, self.longitude);
+        match (self.latitude, self.longitude) {
+            (Some(latitude), Some(longitude)) => check_coordinates(&mut check, latitude, longitude),
+            (None, None) => {}
+            _ => check.fail("longitude", "give latitude and longitude together"),
+        }
         if let Some(address) = &self.address {
             check.text("address/address_1", &address.address_1, 1, MAX_NAME);
             check.text("address/postal_code", &address.postal_code, 1, 10);
@@ -329,10 +335,11 @@ impl Schedule {
         if closes.is_none() {
             check.fail(format!("{path}/closes_at"), "must be HH:MM");
         }
+        // closes_at before opens_at is an overnight opening (e.g. a night café 22:00–08:00).
         if let (Some(opens), Some(closes)) = (opens, closes)
-            && opens >= closes
+            && opens == closes
         {
-            check.fail(format!("{path}/closes_at"), "must be after opens_at");
+            check.fail(format!("{path}/closes_at"), "must differ from opens_at");
         }
         if let (Some(from), Some(to)) = (self.valid_from, self.valid_to)
             && from > to
@@ -433,8 +440,8 @@ mod tests {
         let location = LocationData {
             organization_id: Uuid::nil(),
             name: "Gellerup".into(),
-            latitude: 95.0,
-            longitude: 10.1,
+            latitude: Some(95.0),
+            longitude: Some(10.1),
             address: None,
             confidential: false,
             status: RecordStatus::Active,

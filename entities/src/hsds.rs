@@ -1,1 +1,524 @@
+//! Open Referral HSDS 3.0 import. Accepts one service, an array of services, one organization with nested
+//! `services`, or an array of organizations. Every error in the document is collected with its path and
+//! the document is rejected whole; a valid document is upserted by `id` in one transaction, skipping
+//! records that are already equal, so importing twice changes nothing.
+//!
+//! Mapping: an `attribute` whose `taxonomy_term.code` is a need code tags the service with that need;
+//! `capacity-full` marks the service full; on a location, `confidential` hides its address. A
+//! `cost_option` with amount 0 makes the service free. Brobygger-specific organization fields travel as
+//! `x_kind` and `x_cvr`.
 
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::NaiveDate;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::directory::*;
+use crate::error::{Error, FieldError, Result};
+use crate::store::{self, Store};
+use crate::tables::{location, organization};
+use sea_orm::EntityTrait;
+
+/// What an import did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ImportReport {
+    pub organizations: Counts,
+    pub locations: Counts,
+    pub services: Counts,
+    /// Things accepted but not stored as given (e.g. coordinates out of range dropped).
+    pub warnings: Vec<FieldError>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+/// A parsed, valid document, ready to store.
+#[derive(Debug, Default)]
+pub struct ImportBatch {
+    pub organizations: BTreeMap<Uuid, OrganizationData>,
+    pub locations: BTreeMap<Uuid, LocationData>,
+    pub services: BTreeMap<Uuid, ServiceData>,
+    pub warnings: Vec<FieldError>,
+}
+
+struct Parser<'a> {
+    needs: &'a HashSet<String>,
+    errors: Vec<FieldError>,
+    batch: ImportBatch,
+}
+
+fn text(value: &Value, key: &str) -> Option<String> {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+impl Parser<'_> {
+    fn fail(&mut self, path: &str, reason: impl Into<String>) {
+        self.errors.push(FieldError::new(path, reason));
+    }
+
+    fn id(&mut self, value: &Value, path: &str) -> Option<Uuid> {
+        match value.get("id").and_then(Value::as_str) {
+            Some(id) => match Uuid::parse_str(id) {
+                Ok(id) => Some(id),
+                Err(_) => {
+                    self.fail(&format!("{path}/id"), "must be a UUID");
+                    None
+                }
+            },
+            None => {
+                self.fail(&format!("{path}/id"), "is required");
+                None
+            }
+        }
+    }
+
+    fn object<'v>(&mut self, value: &'v Value, path: &str) -> Option<&'v serde_json::Map<String, Value>> {
+        let object = value.as_object();
+        if object.is_none() {
+            self.fail(path, "must be an object");
+        }
+        object
+    }
+
+    fn array<'v>(&mut self, value: &'v Value, key: &str, path: &str) -> &'v [Value] {
+        match value.get(key) {
+            None | Some(Value::Null) => &[],
+            Some(Value::Array(items)) => items,
+            Some(_) => {
+                self.fail(&format!("{path}/{key}"), "must be an array");
+                &[]
+            }
+        }
+    }
+
+    fn date(&mut self, value: &Value, key: &str, path: &str) -> Option<NaiveDate> {
+        let raw = text(value, key)?;
+        match NaiveDate::parse_from_str(&raw, "%Y-%m-%d") {
+            Ok(date) => Some(date),
+            Err(_) => {
+                self.fail(&format!("{path}/{key}"), "must be a date YYYY-MM-DD");
+                None
+            }
+        }
+    }
+
+    fn age(&mut self, value: &Value, key: &str, path: &str) -> Option<u32> {
+        match value.get(key) {
+            None | Some(Value::Null) => None,
+            Some(age) => match age.as_f64() {
+                Some(age) if (0.0..=120.0).contains(&age) => Some(age as u32),
+                _ => {
+                    self.fail(&format!("{path}/{key}"), "must be a number between 0 and 120");
+                    None
+                }
+            },
+        }
+    }
+
+    fn collect<T: PartialEq + std::fmt::Debug>(
+        &mut self,
+        map: fn(&mut ImportBatch) -> &mut BTreeMap<Uuid, T>,
+        id: Uuid,
+        data: T,
+        path: &str,
+    ) {
+        let existing = map(&mut self.batch).get(&id);
+        match existing {
+            Some(previous) if *previous != data => {
+                self.fail(path, format!("{id} appears twice with different content"));
+            }
+            _ => {
+                map(&mut self.batch).insert(id, data);
+            }
+        }
+    }
+
+    fn organization(&mut self, value: &Value, path: &str) -> Option<Uuid> {
+        self.object(value, path)?;
+        let id = self.id(value, path)?;
+        let kind = match text(value, "x_kind") {
+            None => OrganizationKind::Other,
+            Some(kind) => OrganizationKind::parse(&kind).unwrap_or_else(|| {
+                self.fail(
+                    &format!("{path}/x_kind"),
+                    format!("must be one of {}", OrganizationKind::expected()),
+                );
+                OrganizationKind::Other
+            }),
+        };
+        let data = OrganizationData {
+            name: text(value, "name").unwrap_or_default(),
+            description: text(value, "description").unwrap_or_default(),
+            kind,
+            website: text(value, "website"),
+            email: text(value, "email"),
+            phone: self
+                .array(value, "phones", path)
+                .first()
+                .and_then(|p| text(p, "number")),
+            cvr: text(value, "x_cvr"),
+            status: RecordStatus::Active,
+        };
+        self.validated(path, data.validate());
+        self.collect(|b| &mut b.organizations, id, data, path);
+        for (i, service) in value
+            .get("services")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            self.service(service, &format!("{path}/services/{i}"), Some(id));
+        }
+        Some(id)
+    }
+
+    fn validated(&mut self, path: &str, result: std::result::Result<(), Vec<FieldError>>) {
+        if let Err(errors) = result {
+            for error in errors {
+                self.fail(&format!("{path}/{}", error.path), error.reason);
+            }
+        }
+    }
+
+    fn flags(&mut self, value: &Value, path: &str) -> Vec<(String, String)> {
+        self.array(value, "attributes", path)
+            .iter()
+            .filter_map(|a| {
+                let code = a.get("taxonomy_term").and_then(|t| text(t, "code"))?;
+                Some((code, text(a, "value").unwrap_or_else(|| "true".into())))
+            })
+            .collect()
+    }
+
+    fn location(&mut self, value: &Value, path: &str, default_organization: Option<Uuid>) -> Option<Uuid> {
+        self.object(value, path)?;
+        let id = self.id(value, path)?;
+        let organization_id = match text(value, "organization_id") {
+            Some(raw) => Uuid::parse_str(&raw).ok().or_else(|| {
+                self.fail(&format!("{path}/organization_id"), "must be a UUID");
+                None
+            }),
+            None => default_organization,
+        };
+        let Some(organization_id) = organization_id else {
+            self.fail(
+                &format!("{path}/organization_id"),
+                "is required when the location has no organization",
+            );
+            return None;
+        };
+        let mut latitude = value.get("latitude").and_then(Value::as_f64);
+        let mut longitude = value.get("longitude").and_then(Value::as_f64);
+        let in_range = matches!((latitude, longitude), (Some(lat), Some(lon)) if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon));
+        if !in_range && (latitude.is_some() || longitude.is_some()) {
+            // HSDS puts no range on coordinates; a place we cannot put on a map is kept without them.
+            self.batch.warnings.push(FieldError::new(
+                format!("{path}/latitude"),
+                "coordinates missing or out of range: the location is stored without them",
+            ));
+            latitude = None;
+            longitude = None;
+        }
+        let address = self.array(value, "addresses", path).first().and_then(|a| {
+            Some(Address {
+                address_1: text(a, "address_1")?,
+                postal_code: text(a, "postal_code")?,
+                city: text(a, "city")?,
+            })
+        });
+        let confidential = self
+            .flags(value, path)
+            .iter()
+            .any(|(code, value)| code == "confidential" && value != "false");
+        let data = LocationData {
+            organization_id,
+            name: text(value, "name").unwrap_or_default(),
+            latitude,
+            longitude,
+            address,
+            confidential,
+            status: RecordStatus::Active,
+        };
+        self.validated(path, data.validate());
+        self.collect(|b| &mut b.locations, id, data, path);
+        Some(id)
+    }
+
+    fn schedule(&mut self, value: &Value, path: &str) -> Option<Schedule> {
+        // HSDS allows seconds; Brobygger keeps minutes.
+        let clock = |key: &str| text(value, key).map(|t| t.chars().take(5).collect::<String>());
+        let byday: Vec<String> = text(value, "byday")?
+            .split(',')
+            .map(|d| d.trim().to_ascii_uppercase())
+            .filter(|d| !d.is_empty())
+            .collect();
+        let (Some(opens_at), Some(closes_at)) = (clock("opens_at"), clock("closes_at")) else {
+            // A schedule without hours (e.g. "by appointment") says nothing we can filter on.
+            return None;
+        };
+        Some(Schedule {
+            byday,
+            opens_at,
+            closes_at,
+            valid_from: self.date(value, "valid_from", path),
+            valid_to: self.date(value, "valid_to", path),
+            description: text(value, "description").map(|d| d.chars().take(MAX_SHORT).collect()),
+        })
+    }
+
+    fn service(&mut self, value: &Value, path: &str, parent_organization: Option<Uuid>) -> Option<Uuid> {
+        self.object(value, path)?;
+        let id = self.id(value, path)?;
+        let organization_id = match value.get("organization").filter(|o| !o.is_null()) {
+            Some(organization) => self.organization(organization, &format!("{path}/organization")),
+            None => text(value, "organization_id")
+                .and_then(|raw| Uuid::parse_str(&raw).ok())
+                .or(parent_organization),
+        };
+        let Some(organization_id) = organization_id else {
+            self.fail(
+                &format!("{path}/organization_id"),
+                "is required (or a nested organization)",
+            );
+            return None;
+        };
+        let mut location_ids = Vec::new();
+        for (i, link) in self.array(value, "service_at_locations", path).iter().enumerate() {
+            let link_path = format!("{path}/service_at_locations/{i}");
+            let location_id = match link.get("location").filter(|l| !l.is_null()) {
+                Some(location) => self.location(location, &format!("{link_path}/location"), Some(organization_id)),
+                None => text(link, "location_id")
+                    .and_then(|raw| Uuid::parse_str(&raw).ok())
+                    .or_else(|| {
+                        self.fail(&format!("{link_path}/location_id"), "needs a location or a location_id");
+                        None
+                    }),
+            };
+            location_ids.extend(location_id);
+        }
+        let status = match text(value, "status") {
+            Some(status) => ServiceStatus::parse(&status).unwrap_or_else(|| {
+                self.fail(
+                    &format!("{path}/status"),
+                    format!("must be one of {}", ServiceStatus::expected()),
+                );
+                ServiceStatus::Inactive
+            }),
+            None => {
+                self.fail(&format!("{path}/status"), "is required");
+                ServiceStatus::Inactive
+            }
+        };
+        let mut needs = Vec::new();
+        let mut capacity = None;
+        for (code, flag) in self.flags(value, path) {
+            if self.needs.contains(&code) {
+                needs.push(code);
+            } else if code == "capacity-full" && flag != "false" {
+                capacity = Some(Capacity::Full);
+            }
+        }
+        let free = self
+            .array(value, "cost_options", path)
+            .iter()
+            .any(|c| c.get("amount").and_then(Value::as_f64) == Some(0.0));
+        let schedules = self
+            .array(value, "schedules", path)
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| self.schedule(s, &format!("{path}/schedules/{i}")))
+            .collect();
+        let languages = self
+            .array(value, "languages", path)
+            .iter()
+            .filter_map(|l| text(l, "code"))
+            .map(|c| c.to_lowercase())
+            .collect();
+        let service_area = self.array(value, "service_areas", path).iter().find_map(|area| {
+            let extent = area.get("extent")?;
+            let geojson = match extent {
+                Value::String(raw) => serde_json::from_str::<Value>(raw).ok()?,
+                other => other.clone(),
+            };
+            matches!(
+                geojson.get("type").and_then(Value::as_str),
+                Some("Polygon" | "MultiPolygon")
+            )
+            .then_some(geojson)
+        });
+        let data = ServiceData {
+            name: text(value, "name").unwrap_or_default(),
+            description: text(value, "description").unwrap_or_default(),
+            organization_id,
+            location_ids,
+            needs,
+            minimum_age: self.age(value, "minimum_age", path),
+            maximum_age: self.age(value, "maximum_age", path),
+            languages,
+            free,
+            fees_description: text(value, "fees_description"),
+            schedules,
+            eligibility_description: text(value, "eligibility_description"),
+            application_process: text(value, "application_process"),
+            url: text(value, "url"),
+            email: text(value, "email"),
+            phone: self
+                .array(value, "phones", path)
+                .first()
+                .and_then(|p| text(p, "number")),
+            status,
+            assured_date: self.date(value, "assured_date", path),
+            capacity,
+            service_area,
+        };
+        self.validated(path, data.validate());
+        let mut data = data;
+        data.normalize();
+        self.collect(|b| &mut b.services, id, data, path);
+        Some(id)
+    }
+}
+
+/// Parses and validates a whole HSDS document. `needs` are the known need codes.
+pub fn parse(document: &Value, needs: &HashSet<String>) -> std::result::Result<ImportBatch, Vec<FieldError>> {
+    let mut parser = Parser {
+        needs,
+        errors: Vec::new(),
+        batch: ImportBatch::default(),
+    };
+    let items: Vec<(String, &Value)> = match document {
+        Value::Array(items) => items.iter().enumerate().map(|(i, v)| (format!("/{i}"), v)).collect(),
+        other => vec![(String::new(), other)],
+    };
+    if items.is_empty() {
+        parser.fail("/", "the document holds no services or organizations");
+    }
+    for (path, item) in items {
+        if item.get("services").is_some() {
+            parser.organization(item, &path);
+        } else {
+            parser.service(item, &path, None);
+        }
+    }
+    if parser.errors.is_empty() {
+        Ok(parser.batch)
+    } else {
+        Err(parser.errors)
+    }
+}
+
+fn count(counts: &mut Counts, before: Option<bool>) {
+    match before {
+        None => counts.created += 1,
+        Some(true) => counts.unchanged += 1,
+        Some(false) => counts.updated += 1,
+    }
+}
+
+impl Store {
+    /// Validates and stores an HSDS document in one transaction; nothing is stored if anything is invalid.
+    pub async fn import_hsds(&self, document: &Value) -> Result<ImportReport> {
+        let needs = self.need_codes().await?;
+        let batch = parse(document, &needs).map_err(Error::Invalid)?;
+        self.write(move |txn| {
+            Box::pin(async move {
+                let mut report = ImportReport {
+                    warnings: batch.warnings.clone(),
+                    ..Default::default()
+                };
+                for (id, data) in &batch.organizations {
+                    let current = organization::Entity::find_by_id(*id).one(txn).await?;
+                    // Status is the directory's own: an import does not reactivate a deactivated record.
+                    let mut data = data.clone();
+                    if let Some(row) = &current {
+                        data.status = RecordStatus::parse(&row.status).unwrap_or(RecordStatus::Active);
+                    }
+                    let same = current.map(|row| store::organization_data(row) == data);
+                    count(&mut report.organizations, same);
+                    if same != Some(true) {
+                        store::put_organization(txn, *id, &data, None, false).await?;
+                    }
+                }
+                for (id, data) in &batch.locations {
+                    let current = location::Entity::find_by_id(*id).one(txn).await?;
+                    let mut data = data.clone();
+                    if let Some(row) = &current {
+                        data.status = RecordStatus::parse(&row.status).unwrap_or(RecordStatus::Active);
+                    }
+                    let same = current.map(|row| store::location_data(row) == data);
+                    count(&mut report.locations, same);
+                    if same != Some(true) {
+                        store::put_location(txn, *id, &data, None, false).await?;
+                    }
+                }
+                let ids: Vec<Uuid> = batch.services.keys().copied().collect();
+                let mut existing = std::collections::HashMap::new();
+                // Bounded IN lists: SQLite and PostgreSQL both limit bound parameters per statement.
+                for chunk in ids.chunks(500) {
+                    existing.extend(
+                        store::load_services(txn, chunk)
+                            .await?
+                            .into_iter()
+                            .map(|s| (s.meta.id, s.data)),
+                    );
+                }
+                for (id, data) in &batch.services {
+                    let same = existing.get(id).map(|current| current == data);
+                    count(&mut report.services, same);
+                    if same != Some(true) {
+                        store::put_service(txn, *id, data, None, false).await?;
+                    }
+                }
+                Ok(report)
+            })
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn needs() -> HashSet<String> {
+        ["education-homework".to_owned()].into_iter().collect()
+    }
+
+    #[test]
+    fn the_hsds_example_parses() {
+        let example: Value =
+            serde_json::from_str(include_str!("../../../shared/hsds-3.0/examples/service_full.json")).unwrap();
+        let batch = parse(&example, &needs()).unwrap();
+        assert_eq!(batch.services.len(), 1);
+        assert_eq!(batch.organizations.len(), 1);
+        assert_eq!(batch.locations.len(), 1);
+        let location = batch.locations.values().next().unwrap();
+        assert_eq!(location.latitude, None, "latitude 100 is out of range and dropped");
+        assert!(!batch.warnings.is_empty());
+    }
+
+    #[test]
+    fn every_error_is_reported_with_its_path() {
+        let document = serde_json::json!([
+            {"id": "not-a-uuid", "name": "A", "status": "active"},
+            {"id": "6f0e3c4c-2b8e-4d8c-9d55-4b6d7d1e0a01", "name": "", "status": "sleeping",
+             "organization_id": "6f0e3c4c-2b8e-4d8c-9d55-4b6d7d1e0a02"}
+        ]);
+        let errors = parse(&document, &needs()).unwrap_err();
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert!(paths.contains(&"/0/id"), "{paths:?}");
+        assert!(paths.contains(&"/1/status"), "{paths:?}");
+        assert!(paths.contains(&"/1/name"), "{paths:?}");
+    }
+}

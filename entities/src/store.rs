@@ -317,11 +317,7 @@ impl Store {
 
     /// Loads services with their locations, needs, languages and schedules, in the order of `ids`.
     pub async fn services_by_id(&self, ids: &[Uuid]) -> Result<Vec<Service>> {
-        let rows = service::Entity::find()
-            .filter(service::Column::Id.is_in(ids.iter().copied()))
-            .all(&self.db)
-            .await?;
-        let mut services = assemble_services(&self.db, rows).await?;
+        let mut services = load_services(&self.db, ids).await?;
         let order: HashMap<Uuid, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         services.sort_by_key(|s| order.get(&s.meta.id).copied().unwrap_or(usize::MAX));
         Ok(services)
@@ -793,7 +789,13 @@ fn meta(id: Uuid, version: i64, created_at: chrono::DateTime<Utc>, updated_at: c
 fn organization_from_row(row: organization::Model) -> Organization {
     Stored {
         meta: meta(row.id, row.version, row.created_at, row.updated_at),
-        data: OrganizationData {
+        data: organization_data(row),
+    }
+}
+
+pub(crate) fn organization_data(row: organization::Model) -> OrganizationData {
+    {
+        OrganizationData {
             name: row.name,
             description: row.description,
             kind: OrganizationKind::parse(&row.kind).unwrap_or(OrganizationKind::Other),
@@ -802,11 +804,18 @@ fn organization_from_row(row: organization::Model) -> Organization {
             phone: row.phone,
             cvr: row.cvr,
             status: RecordStatus::parse(&row.status).unwrap_or(RecordStatus::Inactive),
-        },
+        }
     }
 }
 
 fn location_from_row(row: location::Model) -> Location {
+    Stored {
+        meta: meta(row.id, row.version, row.created_at, row.updated_at),
+        data: location_data(row),
+    }
+}
+
+pub(crate) fn location_data(row: location::Model) -> LocationData {
     let address = match (row.address_1, row.postal_code, row.city) {
         (Some(address_1), Some(postal_code), Some(city)) => Some(Address {
             address_1,
@@ -815,9 +824,8 @@ fn location_from_row(row: location::Model) -> Location {
         }),
         _ => None,
     };
-    Stored {
-        meta: meta(row.id, row.version, row.created_at, row.updated_at),
-        data: LocationData {
+    {
+        LocationData {
             organization_id: row.organization_id,
             name: row.name,
             latitude: row.latitude,
@@ -825,8 +833,17 @@ fn location_from_row(row: location::Model) -> Location {
             address,
             confidential: row.confidential,
             status: RecordStatus::parse(&row.status).unwrap_or(RecordStatus::Inactive),
-        },
+        }
     }
+}
+
+/// Services by id with their child rows, in no particular order, on any connection (transactions too).
+pub(crate) async fn load_services<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<Vec<Service>> {
+    let rows = service::Entity::find()
+        .filter(service::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    assemble_services(db, rows).await
 }
 
 async fn assemble_services<C: ConnectionTrait>(db: &C, rows: Vec<service::Model>) -> Result<Vec<Service>> {
@@ -932,5 +949,18 @@ impl Store {
             })
             .collect();
         self.sync_needs(&terms).await
+    }
+}
+
+impl Store {
+    /// Ids of the services of these organizations (their search documents carry the organization's name and status).
+    pub async fn service_ids_of_organizations(&self, organization_ids: &[Uuid]) -> Result<Vec<Uuid>> {
+        Ok(service::Entity::find()
+            .select_only()
+            .column(service::Column::Id)
+            .filter(service::Column::OrganizationId.is_in(organization_ids.iter().copied()))
+            .into_tuple::<Uuid>()
+            .all(&self.db)
+            .await?)
     }
 }

@@ -5,6 +5,7 @@
 
 mod analysis;
 mod collect;
+pub mod gazetteer;
 mod geo_util;
 mod index;
 mod query;

@@ -310,7 +310,7 @@ async fn bad_input_is_a_problem_and_changes_nothing(app: TestApp) {
     assert_eq!(body["errors"][0]["path"], "needs/1");
 
     let mut bad_schedule = homework_service(org, location);
-    bad_schedule["schedules"] = json!([{"byday": ["XX"], "opens_at": "18:00", "closes_at": "17:00"}]);
+    bad_schedule["schedules"] = json!([{"byday": ["XX"], "opens_at": "18:00", "closes_at": "18:00"}]);
     let body = problem(
         app.send_json(Method::POST, "/v1/services", Some(&app.admin), &bad_schedule)
             .await,

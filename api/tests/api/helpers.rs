@@ -59,6 +59,7 @@ impl TestApp {
             database_url,
             data_dir: data_dir.path().to_owned(),
             seed: false,
+            secret: None,
         };
         let state = api::open(&config).await.expect("opening the app");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -4,4 +4,7 @@
 mod helpers;
 
 mod directory;
+mod import;
 mod operations;
+mod referrals;
+mod search;

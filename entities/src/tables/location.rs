@@ -8,8 +8,9 @@ pub struct Model {
     #[sea_orm(indexed)]
     pub organization_id: Uuid,
     pub name: String,
-    pub latitude: f64,
-    pub longitude: f64,
+    /// None for places without usable coordinates (HSDS virtual or imported with invalid ones).
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
     pub address_1: Option<String>,
     pub postal_code: Option<String>,
     pub city: Option<String>,

@@ -1,0 +1,258 @@
+//! Keeps the search index equal to the database. The index follows the change log: after every write
+//! (read-your-writes), once a second (writes by other processes on the same PostgreSQL), and at start. An
+//! index that is missing, built with other analysis, or ahead of the database is rebuilt from scratch.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use entities::Store;
+use entities::directory::{self as domain, RecordStatus, ServiceStatus, WEEKDAYS, parse_clock};
+use entities::taxonomy::Taxonomy;
+use indexer::{DocLocation, NeedTerms, SearchIndex, ServiceDoc, WeeklyOpening};
+use uuid::Uuid;
+
+const BATCH: u64 = 500;
+
+/// Need terms for query expansion, from the taxonomy (children included).
+pub fn need_terms(taxonomy: &Taxonomy) -> Vec<NeedTerms> {
+    taxonomy
+        .flatten()
+        .into_iter()
+        .map(|(term, _)| NeedTerms {
+            code: term.code.clone(),
+            labels: vec![term.label.da.clone(), term.label.en.clone()],
+            synonyms_da: term.synonyms.da.clone(),
+            synonyms_en: term.synonyms.en.clone(),
+        })
+        .collect()
+}
+
+/// GeoJSON Polygon/MultiPolygon → geo MultiPolygon (lon/lat order as GeoJSON has it).
+pub fn service_area(value: &serde_json::Value) -> Option<geo::MultiPolygon<f64>> {
+    fn ring(value: &serde_json::Value) -> Option<geo::LineString<f64>> {
+        let points = value
+            .as_array()?
+            .iter()
+            .map(|p| Some(geo::coord! { x: p.get(0)?.as_f64()?, y: p.get(1)?.as_f64()? }))
+            .collect::<Option<Vec<_>>>()?;
+        Some(geo::LineString::new(points))
+    }
+    fn polygon(value: &serde_json::Value) -> Option<geo::Polygon<f64>> {
+        let mut rings = value.as_array()?.iter().map(ring);
+        let exterior = rings.next()??;
+        Some(geo::Polygon::new(exterior, rings.collect::<Option<Vec<_>>>()?))
+    }
+    let coordinates = value.get("coordinates")?;
+    match value.get("type")?.as_str()? {
+        "Polygon" => Some(geo::MultiPolygon::new(vec![polygon(coordinates)?])),
+        "MultiPolygon" => Some(geo::MultiPolygon::new(
+            coordinates
+                .as_array()?
+                .iter()
+                .map(polygon)
+                .collect::<Option<Vec<_>>>()?,
+        )),
+        _ => None,
+    }
+}
+
+/// The search document of a service, or None when it must not be found (not active, organization inactive).
+fn search_doc(
+    service: &domain::Service,
+    organizations: &HashMap<Uuid, domain::Organization>,
+    locations: &HashMap<Uuid, domain::Location>,
+) -> Option<ServiceDoc> {
+    let data = &service.data;
+    let organization = organizations.get(&data.organization_id)?;
+    if data.status != ServiceStatus::Active || organization.data.status != RecordStatus::Active {
+        return None;
+    }
+    let schedules = data
+        .schedules
+        .iter()
+        .flat_map(|s| {
+            let opens = parse_clock(&s.opens_at).unwrap_or(0);
+            let closes = parse_clock(&s.closes_at).unwrap_or(1440);
+            s.byday.iter().filter_map(move |day| {
+                let weekday = WEEKDAYS.iter().position(|d| d == day)? as u8;
+                Some(WeeklyOpening {
+                    weekday,
+                    opens_minute: opens,
+                    closes_minute: closes % 1440,
+                })
+            })
+        })
+        .collect();
+    Some(ServiceDoc {
+        id: service.meta.id,
+        name: data.name.clone(),
+        description: data.description.clone(),
+        organization_id: data.organization_id,
+        organization_name: organization.data.name.clone(),
+        eligibility: data.eligibility_description.clone().unwrap_or_default(),
+        needs: data.needs.clone(),
+        languages: data.languages.clone(),
+        minimum_age: data.minimum_age,
+        maximum_age: data.maximum_age,
+        free: data.free,
+        schedules,
+        locations: data
+            .location_ids
+            .iter()
+            .filter_map(|id| locations.get(id))
+            .filter(|l| l.data.status == RecordStatus::Active)
+            .filter_map(|l| {
+                Some(DocLocation {
+                    id: l.meta.id,
+                    latitude: l.data.latitude?,
+                    longitude: l.data.longitude?,
+                })
+            })
+            .collect(),
+        service_area: data.service_area.as_ref().and_then(service_area),
+    })
+}
+
+/// Loads services and what their documents need; returns documents to upsert and ids to delete.
+async fn documents(store: &Store, ids: &[Uuid]) -> entities::Result<(Vec<ServiceDoc>, Vec<Uuid>)> {
+    let services = store.services_by_id(ids).await?;
+    let organization_ids: Vec<Uuid> = services.iter().map(|s| s.data.organization_id).collect();
+    let location_ids: Vec<Uuid> = services
+        .iter()
+        .flat_map(|s| s.data.location_ids.iter().copied())
+        .collect();
+    let organizations = store.organizations_by_id(&organization_ids).await?;
+    let locations = store.locations_by_id(&location_ids).await?;
+    let mut upserts = Vec::new();
+    let mut deletes: BTreeSet<Uuid> = ids.iter().copied().collect();
+    for service in &services {
+        if let Some(doc) = search_doc(service, &organizations, &locations) {
+            deletes.remove(&doc.id);
+            upserts.push(doc);
+        }
+    }
+    Ok((upserts, deletes.into_iter().collect()))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Store(#[from] entities::Error),
+    #[error(transparent)]
+    Index(#[from] indexer::Error),
+    #[error("index task failed: {0}")]
+    Task(String),
+}
+
+pub struct SearchSync {
+    pub index: Arc<SearchIndex>,
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl SearchSync {
+    pub fn new(index: SearchIndex) -> Self {
+        Self {
+            index: Arc::new(index),
+            lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Brings the index up to the end of the change log; rebuilds when it cannot catch up incrementally.
+    pub async fn catch_up(&self, store: &Store) -> Result<(), SyncError> {
+        let _guard = self.lock.lock().await;
+        let latest = store.latest_seq().await?;
+        match self.index.applied_seq() {
+            Some(applied) if applied <= latest => self.follow(store, applied).await,
+            _ => self.rebuild_locked(store, |_| {}).await,
+        }
+    }
+
+    async fn follow(&self, store: &Store, mut after: i64) -> Result<(), SyncError> {
+        loop {
+            let changes = store.changes_after(after, 2 * BATCH).await?;
+            let Some(last) = changes.last().map(|c| c.seq) else {
+                return Ok(());
+            };
+            let mut services = BTreeSet::new();
+            let mut organizations = Vec::new();
+            for change in &changes {
+                match change.entity.as_str() {
+                    "service" => {
+                        services.insert(change.id);
+                    }
+                    "organization" => organizations.push(change.id),
+                    // Location writes also log their services.
+                    _ => {}
+                }
+            }
+            if !organizations.is_empty() {
+                services.extend(store.service_ids_of_organizations(&organizations).await?);
+            }
+            let ids: Vec<Uuid> = services.into_iter().collect();
+            let mut upserts = Vec::new();
+            let mut deletes = Vec::new();
+            for chunk in ids.chunks(BATCH as usize) {
+                let (u, d) = documents(store, chunk).await?;
+                upserts.extend(u);
+                deletes.extend(d);
+            }
+            let index = self.index.clone();
+            tokio::task::spawn_blocking(move || index.apply(upserts, &deletes, last))
+                .await
+                .map_err(|e| SyncError::Task(e.to_string()))??;
+            after = last;
+        }
+    }
+
+    /// Rebuilds the index from the database, streaming services in batches; `progress` gets the count so far.
+    pub async fn rebuild(&self, store: &Store, progress: impl FnMut(u64) + Send + 'static) -> Result<(), SyncError> {
+        let _guard = self.lock.lock().await;
+        self.rebuild_locked(store, progress).await
+    }
+
+    async fn rebuild_locked(&self, store: &Store, progress: impl FnMut(u64) + Send + 'static) -> Result<(), SyncError> {
+        let seq = store.latest_seq().await?;
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<ServiceDoc>(2 * BATCH as usize);
+        let index = self.index.clone();
+        let writer = tokio::task::spawn_blocking(move || {
+            index.rebuild(std::iter::from_fn(|| receiver.blocking_recv()), seq, progress)
+        });
+        let mut after = None;
+        let produced: Result<(), SyncError> = async {
+            loop {
+                let ids = store.service_ids_after(after, BATCH).await?;
+                let Some(last) = ids.last().copied() else { break };
+                let (docs, _) = documents(store, &ids).await?;
+                for doc in docs {
+                    // The writer only hangs up early on an error, which it reports below.
+                    if sender.send(doc).await.is_err() {
+                        break;
+                    }
+                }
+                after = Some(last);
+            }
+            Ok(())
+        }
+        .await;
+        drop(sender);
+        let written = writer.await.map_err(|e| SyncError::Task(e.to_string()))?;
+        produced?;
+        // A change committed while rebuilding has a seq above `seq` and is applied by the next follow.
+        written?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geojson_polygons_convert() {
+        let polygon = serde_json::json!({"type": "Polygon", "coordinates": [[[10.0, 56.0], [10.2, 56.0], [10.2, 56.2], [10.0, 56.0]]]});
+        assert_eq!(service_area(&polygon).unwrap().0.len(), 1);
+        let multi = serde_json::json!({"type": "MultiPolygon", "coordinates": [[[[10.0, 56.0], [10.2, 56.0], [10.2, 56.2], [10.0, 56.0]]]]});
+        assert_eq!(service_area(&multi).unwrap().0.len(), 1);
+        assert!(service_area(&serde_json::json!({"type": "Point", "coordinates": [10.0, 56.0]})).is_none());
+    }
+}

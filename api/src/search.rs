@@ -1,0 +1,456 @@
+//! `GET /v1/search` and `POST /v1/match`: the caseworker's way into the directory. Parameters are checked
+//! here, the query runs in the indexer on a blocking thread, and hits are filled in from the database
+//! (so a hit always shows the current record) with confidential places redacted per caller.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use entities::directory::parse_clock;
+use indexer::{SearchQuery, SearchResults};
+use poem_openapi::param::Query;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi, Tags};
+use uuid::Uuid;
+
+use crate::auth::{Auth, Caller};
+use crate::problem::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::wire::Address;
+
+#[derive(Tags)]
+pub enum SearchTag {
+    /// Find offers by need, place, age, language and opening hours, in Danish or English.
+    Search,
+}
+
+pub const DEFAULT_RADIUS_KM: f64 = 5.0;
+pub const MAX_RADIUS_KM: f64 = 100.0;
+const MAX_QUERY_CHARS: usize = 500;
+
+#[derive(Clone, Debug, Object)]
+pub struct OrganizationRef {
+    pub id: Uuid,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct HitLocation {
+    pub id: Uuid,
+    pub name: String,
+    /// Null for confidential places the caller may not see.
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub address: Option<Address>,
+}
+
+/// Why a service was found.
+#[derive(Clone, Debug, Object)]
+pub struct Why {
+    /// Query words that matched, exactly or with one typo.
+    pub matched_terms: Vec<String>,
+    /// Need codes matched through the query's words or the need filter.
+    pub needs: Vec<String>,
+    pub distance_km: Option<f64>,
+    /// The point lies inside the service's area.
+    pub in_service_area: bool,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct SearchHit {
+    pub id: Uuid,
+    pub name: String,
+    pub organization: OrganizationRef,
+    /// The service's location nearest the point (or its first location).
+    pub location: Option<HitLocation>,
+    pub distance_km: Option<f64>,
+    pub score: f32,
+    pub needs: Vec<String>,
+    pub languages: Vec<String>,
+    pub minimum_age: Option<u32>,
+    pub maximum_age: Option<u32>,
+    pub free: bool,
+    /// Snippet of the description with `<mark>` around matched words (HTML-escaped).
+    pub highlight: Option<String>,
+    pub why: Why,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct Facets {
+    pub need: BTreeMap<String, u64>,
+    pub language: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct SearchResponse {
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+    pub items: Vec<SearchHit>,
+    pub facets: Facets,
+}
+
+/// One need of a family: a code from `/v1/needs`, the family's own words, or both.
+#[derive(Clone, Debug, Object)]
+pub struct FamilyNeed {
+    pub code: Option<String>,
+    pub text: Option<String>,
+    /// Age of the family member this need concerns.
+    pub age: Option<u32>,
+}
+
+/// A family profile to match against the directory. Give `latitude`+`longitude` or `near`.
+#[derive(Clone, Debug, Object)]
+pub struct FamilyProfile {
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    /// Place name or postcode (see `/v1/places`).
+    pub near: Option<String>,
+    pub radius_km: Option<f64>,
+    /// Ages of the family's members; a need without its own age matches offers for any of them.
+    #[oai(default)]
+    pub ages: Vec<u32>,
+    /// Languages the family speaks (ISO 639-1); offers in them rank higher.
+    #[oai(default)]
+    pub languages: Vec<String>,
+    pub needs: Vec<FamilyNeed>,
+    /// Results per need (default 5, at most 20).
+    pub per_need: Option<u32>,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct NeedMatches {
+    /// The need as asked: its code, or the family's words.
+    pub need: String,
+    pub total: u64,
+    pub items: Vec<SearchHit>,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct MatchResponse {
+    pub groups: Vec<NeedMatches>,
+}
+
+pub struct SearchApi {
+    pub state: Arc<AppState>,
+}
+
+fn weekday(code: &str) -> Option<u8> {
+    let code = code.to_ascii_uppercase();
+    entities::directory::WEEKDAYS
+        .iter()
+        .position(|d| *d == code)
+        .map(|i| i as u8)
+}
+
+impl SearchApi {
+    /// The point of a request: explicit coordinates or a gazetteer place.
+    fn point(&self, lat: Option<f64>, lon: Option<f64>, near: Option<&str>) -> Result<Option<(f64, f64)>, ApiError> {
+        match (lat, lon, near) {
+            (Some(lat), Some(lon), _) => {
+                let mut check = entities::directory::Checker::default();
+                entities::directory::check_coordinates(&mut check, lat, lon);
+                check.into_result().map_err(ApiError::Invalid)?;
+                Ok(Some((lat, lon)))
+            }
+            (Some(_), None, _) | (None, Some(_), _) => {
+                Err(ApiError::BadRequest("give both lat and lon, or neither".into()))
+            }
+            (None, None, Some(near)) => match self.state.gazetteer.resolve(near) {
+                Some(place) => Ok(Some((place.latitude, place.longitude))),
+                None => Err(ApiError::Invalid(vec![entities::FieldError::new(
+                    "near",
+                    format!("no place called `{near}` (see /v1/places)"),
+                )])),
+            },
+            (None, None, None) => Ok(None),
+        }
+    }
+
+    fn radius(point: Option<(f64, f64)>, radius_km: Option<f64>) -> Result<Option<f64>, ApiError> {
+        match radius_km {
+            Some(r) if !(r > 0.0 && r <= MAX_RADIUS_KM) => Err(ApiError::BadRequest(format!(
+                "radius_km must be above 0 and at most {MAX_RADIUS_KM}"
+            ))),
+            Some(r) => Ok(point.map(|_| r)),
+            None => Ok(point.map(|_| DEFAULT_RADIUS_KM)),
+        }
+    }
+
+    fn check_needs(&self, needs: &[String]) -> Result<(), ApiError> {
+        let errors: Vec<_> = needs
+            .iter()
+            .enumerate()
+            .filter(|(_, code)| self.state.taxonomy.find(code).is_none())
+            .map(|(i, code)| entities::FieldError::new(format!("need/{i}"), format!("unknown need code `{code}`")))
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Invalid(errors))
+        }
+    }
+
+    async fn run(&self, query: SearchQuery) -> Result<SearchResults, ApiError> {
+        let index = self.state.search.index.clone();
+        tokio::task::spawn_blocking(move || index.search(&query))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map_err(|e| match e {
+                indexer::Error::InvalidQuery(message) => ApiError::BadRequest(message),
+                other => ApiError::Internal(other.to_string()),
+            })
+    }
+
+    /// Fills hits in from the database, in rank order.
+    async fn hits(&self, results: &SearchResults, caller: &Caller) -> Result<Vec<SearchHit>, ApiError> {
+        let store = &self.state.store;
+        let ids: Vec<Uuid> = results.hits.iter().map(|h| h.id).collect();
+        let services: HashMap<Uuid, _> = store
+            .services_by_id(&ids)
+            .await?
+            .into_iter()
+            .map(|s| (s.meta.id, s))
+            .collect();
+        let organization_ids: Vec<Uuid> = services.values().map(|s| s.data.organization_id).collect();
+        let organizations = store.organizations_by_id(&organization_ids).await?;
+        let location_ids: Vec<Uuid> = results
+            .hits
+            .iter()
+            .filter_map(|h| {
+                h.nearest_location_id
+                    .or_else(|| services.get(&h.id)?.data.location_ids.first().copied())
+            })
+            .collect();
+        let locations = store.locations_by_id(&location_ids).await?;
+        let mut items = Vec::with_capacity(results.hits.len());
+        for hit in &results.hits {
+            // A service changed between search and load is skipped rather than shown stale.
+            let Some(service) = services.get(&hit.id) else { continue };
+            let data = &service.data;
+            let location = hit
+                .nearest_location_id
+                .or_else(|| data.location_ids.first().copied())
+                .and_then(|id| locations.get(&id))
+                .map(|l| {
+                    let visible = crate::wire::Location::for_caller(l.clone(), caller);
+                    HitLocation {
+                        id: visible.id,
+                        name: visible.name,
+                        latitude: visible.latitude,
+                        longitude: visible.longitude,
+                        address: visible.address,
+                    }
+                });
+            items.push(SearchHit {
+                id: hit.id,
+                name: data.name.clone(),
+                organization: OrganizationRef {
+                    id: data.organization_id,
+                    name: organizations
+                        .get(&data.organization_id)
+                        .map(|o| o.data.name.clone())
+                        .unwrap_or_default(),
+                },
+                location,
+                distance_km: hit.distance_km.map(|d| (d * 100.0).round() / 100.0),
+                score: hit.score,
+                needs: data.needs.clone(),
+                languages: data.languages.clone(),
+                minimum_age: data.minimum_age,
+                maximum_age: data.maximum_age,
+                free: data.free,
+                highlight: hit.highlight.clone(),
+                why: Why {
+                    matched_terms: hit.why.matched_terms.clone(),
+                    needs: hit.why.needs.clone(),
+                    distance_km: hit.why.distance_km.map(|d| (d * 100.0).round() / 100.0),
+                    in_service_area: hit.why.in_service_area,
+                },
+            });
+        }
+        Ok(items)
+    }
+}
+
+#[OpenApi(prefix_path = "/v1")]
+impl SearchApi {
+    /// Search services
+    ///
+    /// Free text in Danish or English (compounds, typos and synonyms handled), a point (`lat`+`lon` or
+    /// `near`) with a radius, and filters. Only active services; one hit per service at its nearest location.
+    #[oai(path = "/search", method = "get", tag = "SearchTag::Search")]
+    #[allow(clippy::too_many_arguments)]
+    async fn search(
+        &self,
+        auth: Auth,
+        /// What the family said, in their words.
+        q: Query<Option<String>>,
+        lat: Query<Option<f64>>,
+        lon: Query<Option<f64>>,
+        /// Place name or postcode, instead of lat/lon.
+        near: Query<Option<String>>,
+        /// Default 5 when a point is given; at most 100.
+        radius_km: Query<Option<f64>>,
+        /// Need codes (repeatable; any of them).
+        need: Query<Vec<String>>,
+        age: Query<Option<u32>>,
+        /// ISO 639-1 language code.
+        language: Query<Option<String>>,
+        free: Query<Option<bool>>,
+        /// Day: mo, tu, we, th, fr, sa, su.
+        open_on: Query<Option<String>>,
+        /// Time of day `HH:MM`; with `open_on` on that day, else on any day.
+        open_at: Query<Option<String>>,
+        page: Query<Option<u64>>,
+        per_page: Query<Option<u64>>,
+    ) -> ApiResult<Json<SearchResponse>> {
+        let caller = auth.caller();
+        let paging = crate::directory::page_of(page.0, per_page.0)?;
+        let text = q.0.filter(|t| !t.trim().is_empty());
+        if text.as_ref().is_some_and(|t| t.chars().count() > MAX_QUERY_CHARS) {
+            return Err(ApiError::BadRequest(format!("q must be at most {MAX_QUERY_CHARS} characters")).into());
+        }
+        let point = self.point(lat.0, lon.0, near.0.as_deref())?;
+        let radius_km = Self::radius(point, radius_km.0)?;
+        self.check_needs(&need.0)?;
+        let open_on = match open_on.0.as_deref() {
+            Some(day) => Some(
+                weekday(day).ok_or_else(|| ApiError::BadRequest(format!("open_on `{day}` is not one of mo..su")))?,
+            ),
+            None => None,
+        };
+        let open_at = match open_at.0.as_deref() {
+            Some(time) => Some(
+                parse_clock(time)
+                    .filter(|m| *m < 1440)
+                    .ok_or_else(|| ApiError::BadRequest(format!("open_at `{time}` is not HH:MM")))?,
+            ),
+            None => None,
+        };
+        let offset = ((paging.page - 1) * paging.per_page) as usize;
+        let results = self
+            .run(SearchQuery {
+                text,
+                point,
+                radius_km,
+                needs: need.0,
+                age: age.0,
+                language: language.0.map(|l| l.to_lowercase()),
+                free: free.0,
+                open_on,
+                open_at,
+                offset,
+                limit: paging.per_page as usize,
+            })
+            .await?;
+        let items = self.hits(&results, &caller).await?;
+        Ok(Json(SearchResponse {
+            total: results.total as u64,
+            page: paging.page,
+            per_page: paging.per_page,
+            items,
+            facets: Facets {
+                need: results.need_facets,
+                language: results.language_facets,
+            },
+        }))
+    }
+
+    /// Match a family profile
+    ///
+    /// For each of the family's needs, the best offers near them, grouped per need. Offers in one of the
+    /// family's languages rank higher within a group.
+    #[oai(path = "/match", method = "post", tag = "SearchTag::Search")]
+    async fn match_family(&self, auth: Auth, body: Json<FamilyProfile>) -> ApiResult<Json<MatchResponse>> {
+        let caller = auth.caller();
+        let profile = body.0;
+        if profile.needs.is_empty() || profile.needs.len() > 20 {
+            return Err(
+                ApiError::Invalid(vec![entities::FieldError::new("needs", "give between 1 and 20 needs")]).into(),
+            );
+        }
+        let point = self.point(profile.latitude, profile.longitude, profile.near.as_deref())?;
+        let radius_km = Self::radius(point, profile.radius_km)?;
+        let per_need = profile.per_need.unwrap_or(5).clamp(1, 20) as usize;
+        let mut errors = Vec::new();
+        for (i, need) in profile.needs.iter().enumerate() {
+            if need.code.is_none() && need.text.as_deref().is_none_or(|t| t.trim().is_empty()) {
+                errors.push(entities::FieldError::new(
+                    format!("needs/{i}"),
+                    "give a code, a text or both",
+                ));
+            }
+            if let Some(code) = &need.code
+                && self.state.taxonomy.find(code).is_none()
+            {
+                errors.push(entities::FieldError::new(
+                    format!("needs/{i}/code"),
+                    format!("unknown need code `{code}`"),
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Invalid(errors).into());
+        }
+        let languages: Vec<String> = profile.languages.iter().map(|l| l.to_lowercase()).collect();
+        let mut groups = Vec::new();
+        for need in &profile.needs {
+            // A need for one member filters by that age; otherwise an offer for any member's age will do.
+            let ages: Vec<Option<u32>> = match (need.age, profile.ages.is_empty()) {
+                (Some(age), _) => vec![Some(age)],
+                (None, true) => vec![None],
+                (None, false) => profile.ages.iter().copied().map(Some).collect(),
+            };
+            let mut best: Vec<(indexer::Hit, bool)> = Vec::new();
+            let mut total = 0;
+            for age in ages {
+                let results = self
+                    .run(SearchQuery {
+                        text: need.text.clone(),
+                        point,
+                        radius_km,
+                        needs: need.code.iter().cloned().collect(),
+                        age,
+                        limit: 50,
+                        ..Default::default()
+                    })
+                    .await?;
+                total = total.max(results.total);
+                for hit in results.hits {
+                    if !best.iter().any(|(b, _)| b.id == hit.id) {
+                        best.push((hit, false));
+                    }
+                }
+            }
+            let services: HashMap<Uuid, Vec<String>> = self
+                .state
+                .store
+                .services_by_id(&best.iter().map(|(h, _)| h.id).collect::<Vec<_>>())
+                .await?
+                .into_iter()
+                .map(|s| (s.meta.id, s.data.languages))
+                .collect();
+            for (hit, speaks) in &mut best {
+                *speaks = services
+                    .get(&hit.id)
+                    .is_some_and(|offered| offered.iter().any(|l| languages.contains(l)));
+            }
+            // Offers in the family's language get a quarter more weight: a nudge, not an override of relevance.
+            let weight = |(hit, speaks): &(indexer::Hit, bool)| hit.score * if *speaks { 1.25 } else { 1.0 };
+            best.sort_by(|a, b| weight(b).total_cmp(&weight(a)));
+            best.truncate(per_need);
+            let results = SearchResults {
+                total,
+                hits: best.into_iter().map(|(h, _)| h).collect(),
+                need_facets: Default::default(),
+                language_facets: Default::default(),
+            };
+            groups.push(NeedMatches {
+                need: need.code.clone().or_else(|| need.text.clone()).unwrap_or_default(),
+                total: total as u64,
+                items: self.hits(&results, &caller).await?,
+            });
+        }
+        Ok(Json(MatchResponse { groups }))
+    }
+}
