@@ -114,6 +114,16 @@ impl From<entities::Error> for ApiError {
             E::VersionMismatch { .. } => ApiError::PreconditionFailed(error.to_string()),
             E::Conflict(message) => ApiError::Conflict(message),
             E::Database(_) | E::Io(_) => ApiError::Internal(error.to_string()),
+            E::Transition(refused) => {
+                use entities::referral_rules::TransitionError as T;
+                match refused {
+                    T::Illegal { .. } => ApiError::Conflict(refused.to_string()),
+                    T::NotAllowedFor { .. } => ApiError::Forbidden(refused.to_string()),
+                    T::ReasonRequired { .. } | T::UnknownReason { .. } | T::ReasonTooLong { .. } => {
+                        ApiError::Invalid(vec![entities::FieldError::new("reason", refused.to_string())])
+                    }
+                }
+            }
         }
     }
 }

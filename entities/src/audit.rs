@@ -1,7 +1,9 @@
 //! The audit trail: who did what to which record, when. Written for every access to sensitive data.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+};
 use uuid::Uuid;
 
 use crate::error::Result;
@@ -38,7 +40,7 @@ impl Store {
         entity: &str,
         entity_id: Option<Uuid>,
     ) -> Result<()> {
-        audit_event::ActiveModel {
+        let row = audit_event::ActiveModel {
             key_id: Set(key_id),
             role: Set(role.to_owned()),
             organization_id: Set(organization_id),
@@ -47,10 +49,21 @@ impl Store {
             entity_id: Set(entity_id),
             at: Set(Utc::now()),
             ..Default::default()
+        };
+        if self.backend() == DbBackend::Sqlite {
+            // Through the writer queue: a SQLite write outside it would make a concurrent read-then-write
+            // transaction fail with SQLITE_BUSY (its snapshot went stale), which no busy timeout retries.
+            self.write(move |txn| {
+                Box::pin(async move {
+                    row.insert(txn).await?;
+                    Ok(())
+                })
+            })
+            .await
+        } else {
+            row.insert(self.connection()).await?;
+            Ok(())
         }
-        .insert(self.connection())
-        .await?;
-        Ok(())
     }
 
     pub async fn list_audit(&self, filter: &AuditFilter, page: Page) -> Result<(u64, Vec<AuditEvent>)> {

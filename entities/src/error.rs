@@ -31,6 +31,9 @@ pub enum Error {
     Database(#[from] sea_orm::DbErr),
     #[error("{0}")]
     Io(String),
+    /// A referral status change the state machine refuses (illegal step, wrong actor, bad reason).
+    #[error("{0}")]
+    Transition(#[from] crate::referral_rules::TransitionError),
 }
 
 impl Error {

@@ -10,6 +10,7 @@ pub mod hsds;
 pub mod keys;
 pub mod migration;
 pub mod referral_rules;
+pub mod referrals;
 pub mod store;
 pub mod tables;
 pub mod taxonomy;
