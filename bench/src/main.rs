@@ -1,0 +1,465 @@
+//! `cargo run --release -p bench -- [--sizes 10000,100000,1000000] [--skip-postgres] [--queries N]`
+//!
+//! For each size: generates services in-process (fixed seed), times the full index build into a temp
+//! directory on disk (mmap, as `brobygger serve` runs it), runs a fixed query mix in-process and reports
+//! latency percentiles per class and peak RSS; then loads the same services into PostgreSQL (a fresh
+//! schema) and runs the same queries there. Relevance over the seed data is measured first.
+//! See bench/README.md.
+
+mod pg;
+mod queries;
+mod relevance;
+mod stats;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use entities::taxonomy::Taxonomy;
+use indexer::gazetteer::Gazetteer;
+use indexer::{SearchIndex, ServiceDoc};
+
+use crate::queries::{BenchQuery, Class};
+use crate::stats::{Summary, summarize};
+
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+/// Results per query: the API's default page size.
+const LIMIT: usize = 20;
+
+struct Options {
+    sizes: Vec<u64>,
+    skip_postgres: bool,
+    skip_relevance: bool,
+    queries: usize,
+    rounds: usize,
+    seed: u64,
+    database_url: String,
+    work_dir: PathBuf,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: bench [--sizes 10000,100000,1000000] [--queries N (250)] [--rounds R (3)] [--seed S (42)]\n\
+         \x20            [--skip-postgres] [--skip-relevance] [--database-url URL ({DEFAULT_URL}, env BENCH_DATABASE_URL)]\n\
+         \x20            [--work-dir DIR (/var/tmp)]"
+    );
+    std::process::exit(2)
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        sizes: vec![10_000, 100_000],
+        skip_postgres: false,
+        skip_relevance: false,
+        queries: 250,
+        rounds: 3,
+        seed: 42,
+        database_url: std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned()),
+        work_dir: PathBuf::from("/var/tmp"),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| usage());
+        match arg.as_str() {
+            "--sizes" => {
+                o.sizes = value()
+                    .split(',')
+                    .map(|s| s.trim().replace('_', "").parse().unwrap_or_else(|_| usage()))
+                    .collect()
+            }
+            "--queries" => o.queries = value().parse().unwrap_or_else(|_| usage()),
+            "--rounds" => o.rounds = value().parse().unwrap_or_else(|_| usage()),
+            "--seed" => o.seed = value().parse().unwrap_or_else(|_| usage()),
+            "--database-url" => o.database_url = value(),
+            "--work-dir" => o.work_dir = PathBuf::from(value()),
+            "--skip-postgres" => o.skip_postgres = true,
+            "--skip-relevance" => o.skip_relevance = true,
+            _ => usage(),
+        }
+    }
+    if o.queries < Class::ALL.len() || o.rounds == 0 {
+        usage()
+    }
+    o
+}
+
+/// Reads a kB field (VmRSS, VmHWM) of /proc/self/status, in MiB.
+fn proc_status_mib(field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Resets VmHWM (peak RSS) to the current RSS, so each phase reports its own peak.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn need_codes(taxonomy: &Taxonomy) -> HashSet<String> {
+    taxonomy.flatten().into_iter().map(|(t, _)| t.code.clone()).collect()
+}
+
+/// Search documents from a generated NDJSON file, one organization per line, streamed.
+fn docs_from_file(path: &Path, codes: HashSet<String>) -> anyhow::Result<impl Iterator<Item = ServiceDoc>> {
+    let lines = BufReader::with_capacity(1 << 20, File::open(path)?).lines();
+    Ok(lines.flat_map(move |line| {
+        let line = line.expect("reading the generated file");
+        let value: serde_json::Value = serde_json::from_str(&line).expect("generated NDJSON is JSON");
+        let batch = entities::hsds::parse(&value, &codes).expect("generated documents are valid HSDS");
+        api::indexing::documents_from_batch(&batch)
+    }))
+}
+
+fn seed_docs(codes: &HashSet<String>) -> anyhow::Result<Vec<ServiceDoc>> {
+    let value: serde_json::Value = serde_json::from_str(api::DEMO_DIRECTORY_JSON)?;
+    let batch = entities::hsds::parse(&value, codes).map_err(|e| anyhow::anyhow!("seed directory: {e:?}"))?;
+    Ok(api::indexing::documents_from_batch(&batch))
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+#[derive(Default)]
+struct ClassRun {
+    samples: Vec<Duration>,
+    totals: Vec<u64>,
+}
+
+fn mean(v: &[u64]) -> f64 {
+    if v.is_empty() {
+        0.0
+    } else {
+        v.iter().sum::<u64>() as f64 / v.len() as f64
+    }
+}
+
+fn run_ours(index: &SearchIndex, queries: &[BenchQuery], rounds: usize) -> anyhow::Result<BTreeMap<Class, ClassRun>> {
+    // warm-up: one pass, not timed
+    for q in queries {
+        index.search(&q.to_search(LIMIT))?;
+    }
+    let mut runs: BTreeMap<Class, ClassRun> = BTreeMap::new();
+    for round in 0..rounds {
+        for q in queries {
+            let search = q.to_search(LIMIT);
+            let started = Instant::now();
+            let results = index.search(&search)?;
+            let elapsed = started.elapsed();
+            let run = runs.entry(q.class).or_default();
+            run.samples.push(elapsed);
+            if round == 0 {
+                run.totals.push(results.total as u64);
+            }
+        }
+    }
+    Ok(runs)
+}
+
+async fn run_pg(
+    baseline: &pg::Baseline,
+    queries: &[BenchQuery],
+    rounds: usize,
+) -> anyhow::Result<BTreeMap<Class, ClassRun>> {
+    for q in queries {
+        baseline.search(q, LIMIT).await?;
+    }
+    let mut runs: BTreeMap<Class, ClassRun> = BTreeMap::new();
+    for round in 0..rounds {
+        for q in queries {
+            let started = Instant::now();
+            let (_, total) = baseline.search(q, LIMIT).await?;
+            let elapsed = started.elapsed();
+            let run = runs.entry(q.class).or_default();
+            run.samples.push(elapsed);
+            if round == 0 {
+                run.totals.push(total as u64);
+            }
+        }
+    }
+    Ok(runs)
+}
+
+async fn bench_size(
+    o: &Options,
+    size: u64,
+    taxonomy: &Taxonomy,
+    gazetteer: &Gazetteer,
+    queries: &[BenchQuery],
+) -> anyhow::Result<()> {
+    let codes = need_codes(taxonomy);
+    let dir = tempfile::Builder::new()
+        .prefix("brobygger-bench-")
+        .tempdir_in(&o.work_dir)?;
+    let data = dir.path().join("services.ndjson");
+
+    eprintln!("[{size}] generating {size} services (seed {}) …", o.seed);
+    let started = Instant::now();
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(&data)?);
+    api::generate::generate(size, o.seed, taxonomy, gazetteer.places(), &mut out, |_| {})?;
+    drop(out);
+    let generated = started.elapsed();
+    let bytes = std::fs::metadata(&data)?.len();
+
+    // parse alone (also brings the file into the page cache, so the build below is not timing the disk)
+    let started = Instant::now();
+    let active = docs_from_file(&data, codes.clone())?.count();
+    let parsed = started.elapsed();
+
+    reset_peak_rss();
+    let rss_before = proc_status_mib("VmRSS:").unwrap_or(0.0);
+    eprintln!("[{size}] building the index on disk ({active} active services) …");
+    let index_dir = dir.path().join("index");
+    let index = SearchIndex::open(&index_dir, api::indexing::need_terms(taxonomy))?;
+    let started = Instant::now();
+    index.rebuild(docs_from_file(&data, codes.clone())?, 0, |_| {})?;
+    let built = started.elapsed();
+    let index_bytes: u64 = std::fs::read_dir(&index_dir)?
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    let rss_after_build = proc_status_mib("VmRSS:").unwrap_or(0.0);
+    let peak_build = proc_status_mib("VmHWM:").unwrap_or(0.0);
+
+    eprintln!("[{size}] {} queries × {} rounds in-process …", queries.len(), o.rounds);
+    reset_peak_rss();
+    let ours = run_ours(&index, queries, o.rounds)?;
+    let peak_search = proc_status_mib("VmHWM:").unwrap_or(0.0);
+    drop(index);
+
+    let mut theirs = None;
+    let mut pg_load = None;
+    if !o.skip_postgres {
+        eprintln!("[{size}] loading PostgreSQL (COPY, then GIN/GiST indexes) …");
+        let baseline = pg::Baseline::fresh(&o.database_url, &format!("bench_{size}")).await?;
+        let times = baseline.load(docs_from_file(&data, codes.clone())?).await?;
+        eprintln!(
+            "[{size}] {} queries × {} rounds on PostgreSQL …",
+            queries.len(),
+            o.rounds
+        );
+        theirs = Some(run_pg(&baseline, queries, o.rounds).await?);
+        pg_load = Some(times);
+        baseline.drop_schema().await?;
+    }
+
+    println!("\n### {size} services ({active} active after the generator's ~3 % inactive)\n");
+    println!("| step | result |\n|---|---|");
+    println!(
+        "| generate NDJSON ({:.0} MB) | {} |",
+        bytes as f64 / 1e6,
+        secs(generated)
+    );
+    println!("| parse HSDS → documents only | {} |", secs(parsed));
+    println!(
+        "| **index build** (parse + index + commit, on disk) | **{}** ({:.0} docs/s; index {:.0} MB) |",
+        secs(built),
+        active as f64 / built.as_secs_f64(),
+        index_bytes as f64 / 1e6
+    );
+    println!(
+        "| RSS before build → after build; peak during build | {rss_before:.0} → {rss_after_build:.0} MiB; {peak_build:.0} MiB |"
+    );
+    println!("| **peak RSS during the query runs** | **{peak_search:.0} MiB** |");
+    if let Some(t) = &pg_load {
+        println!(
+            "| PostgreSQL: COPY (tsvector generated) + indexes/ANALYZE | {} + {} = {} |",
+            secs(t.copy),
+            secs(t.indexes),
+            secs(t.copy + t.indexes)
+        );
+    }
+    println!();
+    println!(
+        "| class | queries | ours p50 | p95 | p99 | q/s (1 thread) | mean hits | PG p50 | PG p95 | PG p99 | PG q/s | PG mean hits | ours/PG (mean) | speed-up p50 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut all_ours = Vec::new();
+    let mut all_theirs = Vec::new();
+    for class in Class::ALL {
+        let Some(run) = ours.get(&class) else { continue };
+        all_ours.extend_from_slice(&run.samples);
+        let s = summarize(&run.samples);
+        let mut row = format!(
+            "| {} | {} | {:.3} ms | {:.3} ms | {:.3} ms | {:.0} | {:.0}",
+            class.name(),
+            run.totals.len(),
+            s.p50_ms,
+            s.p95_ms,
+            s.p99_ms,
+            s.qps,
+            mean(&run.totals)
+        );
+        match theirs.as_ref().and_then(|t| t.get(&class)) {
+            Some(pg_run) => {
+                all_theirs.extend_from_slice(&pg_run.samples);
+                let p: Summary = summarize(&pg_run.samples);
+                row.push_str(&format!(
+                    " | {:.3} ms | {:.3} ms | {:.3} ms | {:.0} | {:.0} | {:.3} | {:.1}× |",
+                    p.p50_ms,
+                    p.p95_ms,
+                    p.p99_ms,
+                    p.qps,
+                    mean(&pg_run.totals),
+                    s.mean_ms / p.mean_ms,
+                    p.p50_ms / s.p50_ms
+                ));
+            }
+            None => row.push_str(" | – | – | – | – | – | – | – |"),
+        }
+        println!("{row}");
+    }
+    let s = summarize(&all_ours);
+    let mut row = format!(
+        "| **all** | {} | {:.3} ms | {:.3} ms | {:.3} ms | {:.0} | ",
+        all_ours.len() / o.rounds,
+        s.p50_ms,
+        s.p95_ms,
+        s.p99_ms,
+        s.qps
+    );
+    if all_theirs.is_empty() {
+        row.push_str("| – | – | – | – | – | – | – |");
+    } else {
+        let p = summarize(&all_theirs);
+        row.push_str(&format!(
+            "| {:.3} ms | {:.3} ms | {:.3} ms | {:.0} | | {:.3} | {:.1}× |",
+            p.p50_ms,
+            p.p95_ms,
+            p.p99_ms,
+            p.qps,
+            s.mean_ms / p.mean_ms,
+            p.p50_ms / s.p50_ms
+        ));
+    }
+    println!("{row}");
+    let _ = std::io::stdout().flush();
+    Ok(())
+}
+
+async fn bench_relevance(o: &Options, taxonomy: &Taxonomy, gazetteer: &Gazetteer) -> anyhow::Result<()> {
+    let set = relevance::load()?;
+    let codes = need_codes(taxonomy);
+    let docs = seed_docs(&codes)?;
+    let index = SearchIndex::in_memory(api::indexing::need_terms(taxonomy))?;
+    index.rebuild(docs.clone().into_iter(), 0, |_| {})?;
+    let baseline = if o.skip_postgres {
+        None
+    } else {
+        let b = pg::Baseline::fresh(&o.database_url, "bench_relevance").await?;
+        b.load(docs.into_iter()).await?;
+        Some(b)
+    };
+    println!(
+        "\n### Relevance over the Aarhus seed directory ({} labelled queries)\n",
+        set.queries.len()
+    );
+    println!("| query | ours nDCG@10 | PG nDCG@10 | ours recall@5 | PG recall@5 |\n|---|---|---|---|---|");
+    let (mut ours_ndcg, mut pg_ndcg, mut ours_recall, mut pg_recall) = (0.0, 0.0, 0.0, 0.0);
+    for q in &set.queries {
+        let point = match &q.near {
+            Some(near) => {
+                let place = gazetteer
+                    .resolve(near)
+                    .with_context(|| format!("{}: unknown place {near}", q.id))?;
+                Some((place.latitude, place.longitude))
+            }
+            None => None,
+        };
+        let bq = BenchQuery {
+            class: if point.is_some() {
+                Class::TextRadius
+            } else {
+                Class::Text
+            },
+            text: Some(q.text.clone()),
+            point,
+            radius_km: point.map(|_| q.radius_km.unwrap_or(5.0)),
+            need: None,
+            age: None,
+            place: q.near.clone(),
+        };
+        let ranked: Vec<String> = index
+            .search(&bq.to_search(10))?
+            .hits
+            .iter()
+            .map(|h| h.id.to_string())
+            .collect();
+        let n = stats::ndcg_at(&ranked, &q.judgments, 10);
+        let r = stats::recall_at(&ranked, &q.judgments, 5, 2);
+        ours_ndcg += n;
+        ours_recall += r;
+        let mut row = format!(
+            "| {} `{}`{} | {n:.3} | ",
+            q.id,
+            q.text,
+            q.near.as_ref().map(|p| format!(" near {p}")).unwrap_or_default()
+        );
+        if let Some(b) = &baseline {
+            let (pg_ranked, _) = b.search(&bq, 10).await?;
+            let pn = stats::ndcg_at(&pg_ranked, &q.judgments, 10);
+            let pr = stats::recall_at(&pg_ranked, &q.judgments, 5, 2);
+            pg_ndcg += pn;
+            pg_recall += pr;
+            row.push_str(&format!("{pn:.3} | {r:.3} | {pr:.3} |"));
+        } else {
+            row.push_str(&format!("– | {r:.3} | – |"));
+        }
+        println!("{row}");
+    }
+    let count = set.queries.len() as f64;
+    println!(
+        "| **mean** | **{:.3}** | **{}** | **{:.3}** | **{}** |",
+        ours_ndcg / count,
+        if baseline.is_some() {
+            format!("{:.3}", pg_ndcg / count)
+        } else {
+            "–".into()
+        },
+        ours_recall / count,
+        if baseline.is_some() {
+            format!("{:.3}", pg_recall / count)
+        } else {
+            "–".into()
+        },
+    );
+    if let Some(b) = baseline {
+        b.drop_schema().await?;
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let o = options();
+    let taxonomy = Taxonomy::builtin();
+    let gazetteer = Gazetteer::from_json(api::state::PLACES_JSON)?;
+    let queries = queries::build(&taxonomy, gazetteer.places(), o.queries, o.seed);
+    println!(
+        "# Brobygger benchmark\n\nsizes {:?}, {} queries × {} rounds (after one warm-up pass), limit {LIMIT}, seed {}, PostgreSQL: {}",
+        o.sizes,
+        queries.len(),
+        o.rounds,
+        o.seed,
+        if o.skip_postgres {
+            "skipped".to_owned()
+        } else {
+            o.database_url.clone()
+        }
+    );
+    println!("\nPostgreSQL query shapes:");
+    for class in Class::ALL {
+        println!("- {}: {}", class.name(), pg::sql_shape(class));
+    }
+    if !o.skip_relevance {
+        bench_relevance(&o, &taxonomy, &gazetteer).await?;
+    }
+    for size in &o.sizes {
+        bench_size(&o, *size, &taxonomy, &gazetteer, &queries).await?;
+    }
+    Ok(())
+}
