@@ -32,11 +32,26 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Import Open Referral HSDS 3.0 JSON files (upsert by id; each file all or nothing).
+    /// Import Open Referral HSDS 3.0 JSON files (upsert by id). A `.json` file is all or nothing; an
+    /// `.ndjson`/`.jsonl` file (one document per line) is imported in batches with progress, each batch all
+    /// or nothing, so an interrupted import can simply be run again.
     Import {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Write deterministic synthetic HSDS data for all of Denmark as NDJSON (one organization per line).
+    Generate {
+        #[arg(long)]
+        services: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output file; standard output when absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Rebuild the search index from the database, with progress. Safe to interrupt: the old index stays
+    /// until the new one is committed, and `serve` catches up at start.
+    Reindex,
     /// Print the OpenAPI document.
     Openapi,
     /// Remove message and family_ref hash from referrals closed longer ago than `--older-than`.

@@ -113,6 +113,54 @@ fn search_doc(
     })
 }
 
+/// Search documents straight from a parsed HSDS batch, without a database: for benchmarks and tools that
+/// measure the engine alone. Uses the same mapping as the live index.
+pub fn documents_from_batch(batch: &entities::hsds::ImportBatch) -> Vec<ServiceDoc> {
+    let stamp = |id: Uuid| domain::Meta {
+        id,
+        version: 1,
+        created_at: chrono::DateTime::UNIX_EPOCH,
+        updated_at: chrono::DateTime::UNIX_EPOCH,
+    };
+    let organizations: HashMap<Uuid, domain::Organization> = batch
+        .organizations
+        .iter()
+        .map(|(id, data)| {
+            (
+                *id,
+                domain::Stored {
+                    meta: stamp(*id),
+                    data: data.clone(),
+                },
+            )
+        })
+        .collect();
+    let locations: HashMap<Uuid, domain::Location> = batch
+        .locations
+        .iter()
+        .map(|(id, data)| {
+            (
+                *id,
+                domain::Stored {
+                    meta: stamp(*id),
+                    data: data.clone(),
+                },
+            )
+        })
+        .collect();
+    batch
+        .services
+        .iter()
+        .filter_map(|(id, data)| {
+            let service = domain::Stored {
+                meta: stamp(*id),
+                data: data.clone(),
+            };
+            search_doc(&service, &organizations, &locations)
+        })
+        .collect()
+}
+
 /// Loads services and what their documents need; returns documents to upsert and ids to delete.
 async fn documents(store: &Store, ids: &[Uuid]) -> entities::Result<(Vec<ServiceDoc>, Vec<Uuid>)> {
     let services = store.services_by_id(ids).await?;

@@ -43,40 +43,54 @@ async fn main() -> anyhow::Result<()> {
             std::fs::create_dir_all(&config.data_dir)?;
             let state = api::open(&config).await?;
             for file in files {
-                let started = std::time::Instant::now();
-                let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-                let document: serde_json::Value =
-                    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
-                match state.store.import_hsds(&document).await {
-                    Ok(report) => {
-                        for warning in &report.warnings {
-                            eprintln!("warning: {}: {}: {}", file.display(), warning.path, warning.reason);
-                        }
-                        println!(
-                            "{}: services {} created, {} updated, {} unchanged; organizations {} created; locations {} created ({} ms)",
-                            file.display(),
-                            report.services.created,
-                            report.services.updated,
-                            report.services.unchanged,
-                            report.organizations.created,
-                            report.locations.created,
-                            started.elapsed().as_millis()
-                        );
-                    }
-                    Err(entities::Error::Invalid(errors)) => {
-                        for error in &errors {
-                            eprintln!("{}: {}: {}", file.display(), error.path, error.reason);
-                        }
-                        anyhow::bail!(
-                            "{} is invalid ({} errors); nothing was imported from it",
-                            file.display(),
-                            errors.len()
-                        );
-                    }
-                    Err(other) => return Err(other.into()),
+                import_file(&state, file).await?;
+            }
+            let started = std::time::Instant::now();
+            state.search.catch_up(&state.store).await?;
+            eprintln!(
+                "search index: {} services ({} ms)",
+                state.search.index.num_docs(),
+                started.elapsed().as_millis()
+            );
+        }
+        Command::Reindex => {
+            let config = cli.config(false);
+            std::fs::create_dir_all(&config.data_dir)?;
+            let state = api::open(&config).await?;
+            let started = std::time::Instant::now();
+            let total = state.store.count_services().await?;
+            state
+                .search
+                .rebuild(&state.store, move |done| {
+                    eprint!(
+                        "\rindexed {done} of {total} services ({:.1} s)",
+                        started.elapsed().as_secs_f64()
+                    );
+                })
+                .await?;
+            eprintln!();
+            println!(
+                "search index rebuilt: {} active services in {:.1} s",
+                state.search.index.num_docs(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Command::Generate { services, seed, out } => {
+            let taxonomy = entities::taxonomy::Taxonomy::builtin();
+            let gazetteer = indexer::gazetteer::Gazetteer::from_json(api::state::PLACES_JSON)?;
+            let started = std::time::Instant::now();
+            let progress = |n: u64| eprintln!("generated {n} services ({:.1} s)", started.elapsed().as_secs_f64());
+            match out {
+                Some(path) => {
+                    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+                    let mut writer = std::io::BufWriter::new(file);
+                    api::generate::generate(*services, *seed, &taxonomy, gazetteer.places(), &mut writer, progress)?;
+                }
+                None => {
+                    let mut writer = std::io::BufWriter::new(std::io::stdout().lock());
+                    api::generate::generate(*services, *seed, &taxonomy, gazetteer.places(), &mut writer, progress)?;
                 }
             }
-            state.search.catch_up(&state.store).await?;
         }
         Command::Purge { older_than } => {
             let config = cli.config(false);
@@ -99,6 +113,87 @@ async fn main() -> anyhow::Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// Imports one file: JSON whole, NDJSON in batches of lines with progress on stderr.
+async fn import_file(state: &api::AppState, file: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    let started = std::time::Instant::now();
+    let ndjson = matches!(file.extension().and_then(|e| e.to_str()), Some("ndjson" | "jsonl"));
+    let mut totals = entities::hsds::ImportReport::default();
+    let import = |document: serde_json::Value, first_line: usize| async move {
+        match state.store.import_hsds(&document).await {
+            Ok(report) => {
+                for warning in &report.warnings {
+                    eprintln!("warning: {}: {}: {}", file.display(), warning.path, warning.reason);
+                }
+                Ok(report)
+            }
+            Err(entities::Error::Invalid(errors)) => {
+                for error in &errors {
+                    eprintln!("{}: {}: {}", file.display(), error.path, error.reason);
+                }
+                let place = if ndjson {
+                    format!(" in the batch from line {first_line}")
+                } else {
+                    String::new()
+                };
+                anyhow::bail!(
+                    "{} is invalid{place} ({} errors); that batch was not imported",
+                    file.display(),
+                    errors.len()
+                )
+            }
+            Err(other) => Err(other.into()),
+        }
+    };
+    if ndjson {
+        const BATCH_LINES: usize = 100;
+        let reader =
+            std::io::BufReader::new(std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?);
+        let mut batch = Vec::with_capacity(BATCH_LINES);
+        let mut first_line = 1;
+        for (number, line) in reader.lines().enumerate() {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            batch.push(
+                serde_json::from_str::<serde_json::Value>(&line)
+                    .with_context(|| format!("{} line {}", file.display(), number + 1))?,
+            );
+            if batch.len() == BATCH_LINES {
+                totals.absorb(import(serde_json::Value::Array(std::mem::take(&mut batch)), first_line).await?);
+                first_line = number + 2;
+                let done = totals.services.created + totals.services.updated + totals.services.unchanged;
+                eprint!(
+                    "\r{}: {done} services ({:.1} s)",
+                    file.display(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
+        if !batch.is_empty() {
+            totals.absorb(import(serde_json::Value::Array(batch), first_line).await?);
+        }
+        eprintln!();
+    } else {
+        let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let document: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+        totals.absorb(import(document, 1).await?);
+    }
+    println!(
+        "{}: services {} created, {} updated, {} unchanged; organizations {} created; locations {} created ({} ms)",
+        file.display(),
+        totals.services.created,
+        totals.services.updated,
+        totals.services.unchanged,
+        totals.organizations.created,
+        totals.locations.created,
+        started.elapsed().as_millis()
+    );
     Ok(())
 }
 

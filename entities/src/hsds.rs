@@ -30,6 +30,22 @@ pub struct ImportReport {
     pub warnings: Vec<FieldError>,
 }
 
+impl ImportReport {
+    /// Adds the counts and warnings of another import (e.g. the next batch of a file).
+    pub fn absorb(&mut self, other: ImportReport) {
+        for (total, part) in [
+            (&mut self.organizations, other.organizations),
+            (&mut self.locations, other.locations),
+            (&mut self.services, other.services),
+        ] {
+            total.created += part.created;
+            total.updated += part.updated;
+            total.unchanged += part.unchanged;
+        }
+        self.warnings.extend(other.warnings);
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {
     pub created: u64,
