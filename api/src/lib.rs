@@ -10,6 +10,7 @@ pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod directory;
+pub mod hsds;
 pub mod generate;
 pub mod hsds;
 pub mod indexing;

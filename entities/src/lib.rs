@@ -6,6 +6,7 @@ pub mod audit;
 pub mod cpr;
 pub mod directory;
 pub mod error;
+pub mod export;
 pub mod hsds;
 pub mod keys;
 pub mod migration;

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod directory;
+mod hsds;
 mod import;
 mod operations;
 mod referrals;
