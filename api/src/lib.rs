@@ -10,7 +10,6 @@ pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod directory;
-pub mod hsds;
 pub mod generate;
 pub mod hsds;
 pub mod indexing;
