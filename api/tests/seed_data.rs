@@ -14,17 +14,27 @@ fn in_denmark(latitude: f64, longitude: f64) -> bool {
 }
 
 fn demo() -> Vec<Value> {
-    serde_json::from_str::<Value>(api::DEMO_DIRECTORY_JSON).unwrap().as_array().unwrap().clone()
+    serde_json::from_str::<Value>(api::DEMO_DIRECTORY_JSON)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 #[test]
 fn every_demo_service_is_valid_hsds() {
     let schema: Value = serde_json::from_str(SERVICE_SCHEMA).unwrap();
-    let validator = jsonschema::options().should_validate_formats(true).build(&schema).unwrap();
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
     let mut count = 0;
     for organization in demo() {
         for service in organization["services"].as_array().unwrap() {
-            let errors: Vec<String> = validator.iter_errors(service).map(|e| format!("{e} at {}", e.instance_path())).collect();
+            let errors: Vec<String> = validator
+                .iter_errors(service)
+                .map(|e| format!("{e} at {}", e.instance_path()))
+                .collect();
             assert!(errors.is_empty(), "{}: {errors:#?}", service["name"]);
             count += 1;
         }
@@ -51,12 +61,19 @@ fn demo_needs_exist_and_places_lie_in_denmark() {
             }
         }
     }
-    assert_eq!(used.len(), taxonomy.items.len(), "every top-level need has demo services");
+    assert_eq!(
+        used.len(),
+        taxonomy.items.len(),
+        "every top-level need has demo services"
+    );
     for location in batch.locations.values() {
         let (lat, lon) = (location.latitude.unwrap(), location.longitude.unwrap());
         assert!(in_denmark(lat, lon), "{} at {lat},{lon}", location.name);
     }
-    assert!(batch.locations.values().any(|l| l.confidential), "some shelters are confidential");
+    assert!(
+        batch.locations.values().any(|l| l.confidential),
+        "some shelters are confidential"
+    );
 }
 
 #[test]
@@ -65,11 +82,33 @@ fn gazetteer_covers_aarhus_and_lies_in_denmark() {
     for place in gazetteer.places() {
         assert!(in_denmark(place.latitude, place.longitude), "{}", place.name);
     }
-    for name in ["Gellerup", "Toveshøj", "Brabrand", "Hasle", "Herredsvang", "Bispehaven", "Frederiksbjerg", "Viby", "Tilst", "Skejby", "Risskov", "Lystrup", "Harlev", "Trige"] {
+    for name in [
+        "Gellerup",
+        "Toveshøj",
+        "Brabrand",
+        "Hasle",
+        "Herredsvang",
+        "Bispehaven",
+        "Frederiksbjerg",
+        "Viby",
+        "Tilst",
+        "Skejby",
+        "Risskov",
+        "Lystrup",
+        "Harlev",
+        "Trige",
+    ] {
         assert!(gazetteer.resolve(name).is_some(), "{name} is missing");
     }
-    for postcode in ["8000", "8200", "8210", "8220", "8230", "8240", "8250", "8260", "8270", "8310", "8320", "8330", "8340", "8361", "8380", "8381", "8462", "8471", "8520", "8530", "8541"] {
-        assert_eq!(gazetteer.resolve(postcode).map(|p| p.postcode.as_deref()), Some(Some(postcode)), "{postcode}");
+    for postcode in [
+        "8000", "8200", "8210", "8220", "8230", "8240", "8250", "8260", "8270", "8310", "8320", "8330", "8340", "8361",
+        "8380", "8381", "8462", "8471", "8520", "8530", "8541",
+    ] {
+        assert_eq!(
+            gazetteer.resolve(postcode).map(|p| p.postcode.as_deref()),
+            Some(Some(postcode)),
+            "{postcode}"
+        );
     }
     let aarhus = ["Arhus", "aarhus", "Århus"].map(|q| gazetteer.resolve(q).map(|p| p.name.clone()));
     assert!(aarhus.iter().all(|p| p.is_some() && *p == aarhus[0]), "{aarhus:?}");
