@@ -33,6 +33,7 @@ struct Options {
     sizes: Vec<u64>,
     skip_postgres: bool,
     skip_relevance: bool,
+    keep_postgres: bool,
     queries: usize,
     rounds: usize,
     seed: u64,
@@ -43,7 +44,7 @@ struct Options {
 fn usage() -> ! {
     eprintln!(
         "usage: bench [--sizes 10000,100000,1000000] [--queries N (250)] [--rounds R (3)] [--seed S (42)]\n\
-         \x20            [--skip-postgres] [--skip-relevance] [--database-url URL ({DEFAULT_URL}, env BENCH_DATABASE_URL)]\n\
+         \x20            [--skip-postgres] [--skip-relevance] [--keep-postgres (keep schema bench_<size>)] [--database-url URL ({DEFAULT_URL}, env BENCH_DATABASE_URL)]\n\
          \x20            [--work-dir DIR (/var/tmp)]"
     );
     std::process::exit(2)
@@ -54,6 +55,7 @@ fn options() -> Options {
         sizes: vec![10_000, 100_000],
         skip_postgres: false,
         skip_relevance: false,
+        keep_postgres: false,
         queries: 250,
         rounds: 3,
         seed: 42,
@@ -77,6 +79,7 @@ fn options() -> Options {
             "--work-dir" => o.work_dir = PathBuf::from(value()),
             "--skip-postgres" => o.skip_postgres = true,
             "--skip-relevance" => o.skip_relevance = true,
+            "--keep-postgres" => o.keep_postgres = true,
             _ => usage(),
         }
     }
@@ -244,7 +247,9 @@ async fn bench_size(
         );
         theirs = Some(run_pg(&baseline, queries, o.rounds).await?);
         pg_load = Some(times);
-        baseline.drop_schema().await?;
+        if !o.keep_postgres {
+            baseline.drop_schema().await?;
+        }
     }
 
     println!("\n### {size} services ({active} active after the generator's ~3 % inactive)\n");

@@ -61,7 +61,8 @@ pub fn ndcg_at(ranked: &[String], judgments: &HashMap<String, u8>, k: usize) -> 
         .enumerate()
         .map(|(i, g)| gain(*g) / discount(i))
         .sum();
-    if idcg == 0.0 { 0.0 } else { dcg / idcg }
+    // (a float sum of nothing is -0.0)
+    if idcg == 0.0 || dcg <= 0.0 { 0.0 } else { dcg / idcg }
 }
 
 /// Recall@k: the share of relevant services (grade ≥ `min_grade`) found in the top k.
