@@ -225,6 +225,7 @@ async fn bench_size(
         .filter_map(|e| e.ok()?.metadata().ok())
         .map(|m| m.len())
         .sum();
+    let segments = index.tantivy_index().searchable_segment_ids()?.len();
     let rss_after_build = proc_status_mib("VmRSS:").unwrap_or(0.0);
     let peak_build = proc_status_mib("VmHWM:").unwrap_or(0.0);
 
@@ -261,7 +262,7 @@ async fn bench_size(
     );
     println!("| parse HSDS → documents only | {} |", secs(parsed));
     println!(
-        "| **index build** (parse + index + commit, on disk) | **{}** ({:.0} docs/s; index {:.0} MB) |",
+        "| **index build** (parse + index + commit, on disk) | **{}** ({:.0} docs/s; index {:.0} MB in {segments} segments) |",
         secs(built),
         active as f64 / built.as_secs_f64(),
         index_bytes as f64 / 1e6
