@@ -61,6 +61,11 @@ pub fn openapi_json(state: Arc<AppState>) -> String {
 }
 
 #[handler]
+fn hsds_root() -> poem::web::Redirect {
+    poem::web::Redirect::permanent("/hsds")
+}
+
+#[handler]
 fn health() -> poem::web::Json<serde_json::Value> {
     poem::web::Json(serde_json::json!({"status": "ok"}))
 }
@@ -141,6 +146,8 @@ pub fn build_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .nest("/", api)
         .at("/openapi.json", spec)
         .nest("/docs", docs)
+        // HSDS clients call the API root as `/hsds/`; poem-openapi routes it as `/hsds`.
+        .at("/hsds/", get(hsds_root))
         .at("/health", get(health))
         .at("/ready", get(ready))
         .at("/metrics", get(metrics))

@@ -63,3 +63,12 @@ async fn committed_openapi_matches_the_code() {
         "openapi/openapi.json is stale: run `cargo run -- openapi > openapi/openapi.json`"
     );
 }
+
+#[tokio::test]
+async fn hsds_root_answers_with_and_without_trailing_slash() {
+    let app = sqlite_app().await;
+    for path in ["/hsds", "/hsds/"] {
+        let root: Value = app.get(path, None).await.json().await.unwrap();
+        assert_eq!(root["version"], "3.0", "{path}");
+    }
+}
