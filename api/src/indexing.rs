@@ -12,6 +12,8 @@ use indexer::{DocLocation, NeedTerms, SearchIndex, ServiceDoc, WeeklyOpening};
 use uuid::Uuid;
 
 const BATCH: u64 = 500;
+/// Beyond this many unapplied changes the index is rebuilt instead of followed.
+const REBUILD_AFTER_CHANGES: i64 = 20_000;
 
 /// Need terms for query expansion, from the taxonomy (children included).
 pub fn need_terms(taxonomy: &Taxonomy) -> Vec<NeedTerms> {
@@ -210,7 +212,10 @@ impl SearchSync {
         let _guard = self.lock.lock().await;
         let latest = store.latest_seq().await?;
         match self.index.applied_seq() {
-            Some(applied) if applied <= latest => self.follow(store, applied).await,
+            // Far behind (a bulk import, a restored backup): one rebuild beats hundreds of small commits.
+            Some(applied) if applied <= latest && latest - applied <= REBUILD_AFTER_CHANGES => {
+                self.follow(store, applied).await
+            }
             _ => self.rebuild_locked(store, |_| {}).await,
         }
     }

@@ -34,6 +34,20 @@ pub const DEMO_DIRECTORY_JSON: &str = include_str!("../../seed-data/aarhus/direc
 
 /// Opens the database (running migrations), loads the taxonomy and, for an empty directory, the demo data.
 pub async fn open(config: &Config) -> anyhow::Result<Arc<AppState>> {
+    let state = open_without_index_sync(config).await?;
+    let started = std::time::Instant::now();
+    state.search.catch_up(&state.store).await?;
+    tracing::info!(
+        services = state.search.index.num_docs(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "search index is current"
+    );
+    Ok(state)
+}
+
+/// Like [`open`], but leaves the search index as it is on disk: for commands that do not search
+/// (`keys`, `purge`) or that bring the index up to date themselves (`import`, `reindex`).
+pub async fn open_without_index_sync(config: &Config) -> anyhow::Result<Arc<AppState>> {
     let store = Store::connect(&config.database_url).await?;
     let taxonomy = Taxonomy::builtin();
     store.sync_taxonomy(&taxonomy).await?;
@@ -48,15 +62,9 @@ pub async fn open(config: &Config) -> anyhow::Result<Arc<AppState>> {
         );
     }
     let index = SearchIndex::open(&config.data_dir.join("index"), indexing::need_terms(&taxonomy))?;
-    let state = Arc::new(AppState::new(store, taxonomy, index).with_secret(referrals::load_secret(config)?));
-    let started = std::time::Instant::now();
-    state.search.catch_up(&state.store).await?;
-    tracing::info!(
-        services = state.search.index.num_docs(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "search index is current"
-    );
-    Ok(state)
+    Ok(Arc::new(
+        AppState::new(store, taxonomy, index).with_secret(referrals::load_secret(config)?),
+    ))
 }
 
 /// `sqlite://<data dir>/brobygger.db?mode=rwc`, the embedded default.

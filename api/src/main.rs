@@ -33,7 +33,7 @@ async fn main() -> anyhow::Result<()> {
         }) => {
             let config = cli.config(false);
             std::fs::create_dir_all(&config.data_dir)?;
-            let state = api::open(&config).await?;
+            let state = api::open_without_index_sync(&config).await?;
             let (id, secret) = state.store.create_key(*role, *organization, label.clone()).await?;
             println!("created {role} key {id}");
             println!("{secret}");
@@ -41,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Import { files } => {
             let config = cli.config(false);
             std::fs::create_dir_all(&config.data_dir)?;
-            let state = api::open(&config).await?;
+            let state = api::open_without_index_sync(&config).await?;
             for file in files {
                 import_file(&state, file).await?;
             }
@@ -56,7 +56,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Reindex => {
             let config = cli.config(false);
             std::fs::create_dir_all(&config.data_dir)?;
-            let state = api::open(&config).await?;
+            let state = api::open_without_index_sync(&config).await?;
             let started = std::time::Instant::now();
             let total = state.store.count_services().await?;
             state
@@ -95,7 +95,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Purge { older_than } => {
             let config = cli.config(false);
             std::fs::create_dir_all(&config.data_dir)?;
-            let state = api::open(&config).await?;
+            let state = api::open_without_index_sync(&config).await?;
             let cutoff = older_than
                 .before(chrono::Utc::now())
                 .context("--older-than reaches before the calendar")?;
