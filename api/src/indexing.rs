@@ -58,6 +58,33 @@ pub fn service_area(value: &serde_json::Value) -> Option<geo::MultiPolygon<f64>>
     }
 }
 
+/// What a search hit shows, stored in the index with the service so that search answers without touching
+/// the database. It is written with every change, so it is as current as the index itself.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct HitCard {
+    pub name: String,
+    pub organization_id: Uuid,
+    pub organization_name: String,
+    pub needs: Vec<String>,
+    pub languages: Vec<String>,
+    pub minimum_age: Option<u32>,
+    pub maximum_age: Option<u32>,
+    pub free: bool,
+    pub locations: Vec<CardLocation>,
+}
+
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct CardLocation {
+    pub id: Uuid,
+    pub name: String,
+    /// The owner, who may see a confidential address.
+    pub organization_id: Uuid,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub address: Option<(String, String, String)>,
+    pub confidential: bool,
+}
+
 /// The search document of a service, or None when it must not be found (not active, organization inactive).
 fn search_doc(
     service: &domain::Service,
@@ -69,6 +96,38 @@ fn search_doc(
     if data.status != ServiceStatus::Active || organization.data.status != RecordStatus::Active {
         return None;
     }
+    let active_locations: Vec<&domain::Location> = data
+        .location_ids
+        .iter()
+        .filter_map(|id| locations.get(id))
+        .filter(|l| l.data.status == RecordStatus::Active)
+        .collect();
+    let card = HitCard {
+        name: data.name.clone(),
+        organization_id: data.organization_id,
+        organization_name: organization.data.name.clone(),
+        needs: data.needs.clone(),
+        languages: data.languages.clone(),
+        minimum_age: data.minimum_age,
+        maximum_age: data.maximum_age,
+        free: data.free,
+        locations: active_locations
+            .iter()
+            .map(|l| CardLocation {
+                id: l.meta.id,
+                name: l.data.name.clone(),
+                organization_id: l.data.organization_id,
+                latitude: l.data.latitude,
+                longitude: l.data.longitude,
+                address: l
+                    .data
+                    .address
+                    .as_ref()
+                    .map(|a| (a.address_1.clone(), a.postal_code.clone(), a.city.clone())),
+                confidential: l.data.confidential,
+            })
+            .collect(),
+    };
     let schedules = data
         .schedules
         .iter()
@@ -98,11 +157,8 @@ fn search_doc(
         maximum_age: data.maximum_age,
         free: data.free,
         schedules,
-        locations: data
-            .location_ids
+        locations: active_locations
             .iter()
-            .filter_map(|id| locations.get(id))
-            .filter(|l| l.data.status == RecordStatus::Active)
             .filter_map(|l| {
                 Some(DocLocation {
                     id: l.meta.id,
@@ -112,6 +168,7 @@ fn search_doc(
             })
             .collect(),
         service_area: data.service_area.as_ref().and_then(service_area),
+        payload: serde_json::to_string(&card).unwrap_or_default(),
     })
 }
 

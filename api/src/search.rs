@@ -1,8 +1,8 @@
 //! `GET /v1/search` and `POST /v1/match`: the caseworker's way into the directory. Parameters are checked
-//! here, the query runs in the indexer on a blocking thread, and hits are filled in from the database
-//! (so a hit always shows the current record) with confidential places redacted per caller.
+//! here, the query runs in the indexer on a blocking thread, and hits are shown from the card stored with
+//! each service in the index (current with every write), with confidential places redacted per caller.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use entities::directory::parse_clock;
@@ -13,6 +13,7 @@ use poem_openapi::{Object, OpenApi, Tags};
 use uuid::Uuid;
 
 use crate::auth::{Auth, Caller};
+use crate::indexing::HitCard;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::wire::Address;
@@ -201,74 +202,64 @@ impl SearchApi {
             })
     }
 
-    /// Fills hits in from the database, in rank order.
-    async fn hits(&self, results: &SearchResults, caller: &Caller) -> Result<Vec<SearchHit>, ApiError> {
-        let store = &self.state.store;
-        let ids: Vec<Uuid> = results.hits.iter().map(|h| h.id).collect();
-        let services: HashMap<Uuid, _> = store
-            .services_by_id(&ids)
-            .await?
-            .into_iter()
-            .map(|s| (s.meta.id, s))
-            .collect();
-        let organization_ids: Vec<Uuid> = services.values().map(|s| s.data.organization_id).collect();
-        let organizations = store.organizations_by_id(&organization_ids).await?;
-        let location_ids: Vec<Uuid> = results
+    /// Builds hits from the cards stored with them in the index, in rank order, redacting confidential
+    /// places per caller. No database round trip: the index is updated with every write.
+    fn hits(results: &SearchResults, caller: &Caller) -> Vec<SearchHit> {
+        let round = |km: f64| (km * 100.0).round() / 100.0;
+        results
             .hits
             .iter()
-            .filter_map(|h| {
-                h.nearest_location_id
-                    .or_else(|| services.get(&h.id)?.data.location_ids.first().copied())
+            .filter_map(|hit| {
+                let card: HitCard = serde_json::from_str(&hit.payload)
+                    .inspect_err(|error| tracing::error!(%error, id = %hit.id, "unreadable hit card; reindex"))
+                    .ok()?;
+                let location = hit
+                    .nearest_location_id
+                    .and_then(|id| card.locations.iter().find(|l| l.id == id))
+                    .or(card.locations.first())
+                    .map(|l| {
+                        let visible = !l.confidential || caller.sees_confidential(l.organization_id);
+                        HitLocation {
+                            id: l.id,
+                            name: l.name.clone(),
+                            latitude: l.latitude.filter(|_| visible),
+                            longitude: l.longitude.filter(|_| visible),
+                            address: l
+                                .address
+                                .clone()
+                                .filter(|_| visible)
+                                .map(|(address_1, postal_code, city)| Address {
+                                    address_1,
+                                    postal_code,
+                                    city,
+                                }),
+                        }
+                    });
+                Some(SearchHit {
+                    id: hit.id,
+                    name: card.name,
+                    organization: OrganizationRef {
+                        id: card.organization_id,
+                        name: card.organization_name,
+                    },
+                    location,
+                    distance_km: hit.distance_km.map(round),
+                    score: hit.score,
+                    needs: card.needs,
+                    languages: card.languages,
+                    minimum_age: card.minimum_age,
+                    maximum_age: card.maximum_age,
+                    free: card.free,
+                    highlight: hit.highlight.clone(),
+                    why: Why {
+                        matched_terms: hit.why.matched_terms.clone(),
+                        needs: hit.why.needs.clone(),
+                        distance_km: hit.why.distance_km.map(round),
+                        in_service_area: hit.why.in_service_area,
+                    },
+                })
             })
-            .collect();
-        let locations = store.locations_by_id(&location_ids).await?;
-        let mut items = Vec::with_capacity(results.hits.len());
-        for hit in &results.hits {
-            // A service changed between search and load is skipped rather than shown stale.
-            let Some(service) = services.get(&hit.id) else { continue };
-            let data = &service.data;
-            let location = hit
-                .nearest_location_id
-                .or_else(|| data.location_ids.first().copied())
-                .and_then(|id| locations.get(&id))
-                .map(|l| {
-                    let visible = crate::wire::Location::for_caller(l.clone(), caller);
-                    HitLocation {
-                        id: visible.id,
-                        name: visible.name,
-                        latitude: visible.latitude,
-                        longitude: visible.longitude,
-                        address: visible.address,
-                    }
-                });
-            items.push(SearchHit {
-                id: hit.id,
-                name: data.name.clone(),
-                organization: OrganizationRef {
-                    id: data.organization_id,
-                    name: organizations
-                        .get(&data.organization_id)
-                        .map(|o| o.data.name.clone())
-                        .unwrap_or_default(),
-                },
-                location,
-                distance_km: hit.distance_km.map(|d| (d * 100.0).round() / 100.0),
-                score: hit.score,
-                needs: data.needs.clone(),
-                languages: data.languages.clone(),
-                minimum_age: data.minimum_age,
-                maximum_age: data.maximum_age,
-                free: data.free,
-                highlight: hit.highlight.clone(),
-                why: Why {
-                    matched_terms: hit.why.matched_terms.clone(),
-                    needs: hit.why.needs.clone(),
-                    distance_km: hit.why.distance_km.map(|d| (d * 100.0).round() / 100.0),
-                    in_service_area: hit.why.in_service_area,
-                },
-            });
-        }
-        Ok(items)
+            .collect()
     }
 }
 
@@ -343,7 +334,7 @@ impl SearchApi {
                 limit: paging.per_page as usize,
             })
             .await?;
-        let items = self.hits(&results, &caller).await?;
+        let items = Self::hits(&results, &caller);
         Ok(Json(SearchResponse {
             total: results.total as u64,
             page: paging.page,
@@ -422,18 +413,9 @@ impl SearchApi {
                     }
                 }
             }
-            let services: HashMap<Uuid, Vec<String>> = self
-                .state
-                .store
-                .services_by_id(&best.iter().map(|(h, _)| h.id).collect::<Vec<_>>())
-                .await?
-                .into_iter()
-                .map(|s| (s.meta.id, s.data.languages))
-                .collect();
             for (hit, speaks) in &mut best {
-                *speaks = services
-                    .get(&hit.id)
-                    .is_some_and(|offered| offered.iter().any(|l| languages.contains(l)));
+                *speaks = serde_json::from_str::<HitCard>(&hit.payload)
+                    .is_ok_and(|card| card.languages.iter().any(|l| languages.contains(l)));
             }
             // Offers in the family's language get a quarter more weight: a nudge, not an override of relevance.
             let weight = |(hit, speaks): &(indexer::Hit, bool)| hit.score * if *speaks { 1.25 } else { 1.0 };
@@ -448,7 +430,7 @@ impl SearchApi {
             groups.push(NeedMatches {
                 need: need.code.clone().or_else(|| need.text.clone()).unwrap_or_default(),
                 total: total as u64,
-                items: self.hits(&results, &caller).await?,
+                items: Self::hits(&results, &caller),
             });
         }
         Ok(Json(MatchResponse { groups }))

@@ -344,6 +344,7 @@ impl SearchIndex {
                     distance_km: cand.distance_km,
                     in_service_area: cand.in_area,
                 },
+                payload: text(f.payload).to_owned(),
             });
         }
         Ok(hits)

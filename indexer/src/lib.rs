@@ -69,6 +69,9 @@ pub struct ServiceDoc {
     pub locations: Vec<DocLocation>,
     /// Counts as distance 0 when it contains the point.
     pub service_area: Option<geo::MultiPolygon<f64>>,
+    /// Opaque to the engine, stored and returned with each hit, so callers can show a hit without a
+    /// second lookup (the index is kept current with every write).
+    pub payload: String,
 }
 
 /// One weekly opening interval. `closes_minute <= opens_minute` means it closes after midnight
@@ -131,6 +134,8 @@ pub struct Hit {
     /// Snippet with `<mark>..</mark>` from the description (or the name), HTML-escaped.
     pub highlight: Option<String>,
     pub why: Why,
+    /// The document's `ServiceDoc::payload`.
+    pub payload: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

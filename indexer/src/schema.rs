@@ -58,6 +58,7 @@ pub struct Fields {
     pub area: Field,
     // stored-only
     pub meta: Field,
+    pub payload: Field,
 }
 
 fn text(tokenizer: &str, stored: bool) -> TextOptions {
@@ -102,6 +103,7 @@ pub fn build_schema() -> (Schema, Fields) {
         area_lon_max: b.add_f64_field("area_lon_max", INDEXED),
         area: b.add_text_field("area", STORED),
         meta: b.add_text_field("meta", STORED),
+        payload: b.add_text_field("payload", STORED),
     };
     (b.build(), fields)
 }
@@ -243,6 +245,7 @@ pub fn to_document(f: &Fields, doc: &ServiceDoc) -> Result<TantivyDocument> {
         needs: needs.into_iter().collect(),
     };
     d.add_text(f.meta, serde_json::to_string(&meta)?);
+    d.add_text(f.payload, &doc.payload);
     Ok(d)
 }
 

@@ -57,6 +57,7 @@ fn seed_taxonomy_builds_and_expands_queries() {
             longitude: 10.2,
         }],
         service_area: None,
+        payload: String::new(),
     };
     index
         .apply(

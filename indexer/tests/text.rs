@@ -131,3 +131,15 @@ fn highlight_and_matched_terms() {
     let r = index.search(&q()).unwrap();
     assert!(r.hits.iter().all(|h| h.highlight.is_none()));
 }
+
+#[test]
+fn hits_carry_their_payload() {
+    let index = index();
+    let results = index.search(&text("gæld")).unwrap();
+    let hit = results
+        .hits
+        .iter()
+        .find(|h| h.id == id(DEBT))
+        .expect("the debt service");
+    assert_eq!(hit.payload, format!("payload {DEBT}"));
+}

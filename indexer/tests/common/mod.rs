@@ -104,6 +104,7 @@ fn base(n: u128, name: &str, description: &str) -> ServiceDoc {
         schedules: vec![],
         locations: vec![],
         service_area: None,
+        payload: format!("payload {n}"),
     }
 }
 
