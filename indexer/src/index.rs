@@ -235,7 +235,10 @@ impl SearchIndex {
     pub fn search(&self, q: &SearchQuery) -> Result<SearchResults> {
         query::validate(q)?;
         let searcher = self.reader.searcher();
-        let built = query::build(q, &self.fields, &self.analyzers, &self.needs)?;
+        // A word found as typed somewhere in the index is taken as spelt right: typo matching (the costliest
+        // part of a text query) runs only for words the index does not know.
+        let known = |term: &Term| searcher.doc_freq(term).is_ok_and(|n| n > 0);
+        let built = query::build(q, &self.fields, &self.analyzers, &self.needs, &known)?;
         let areas = self.areas.read().unwrap_or_else(PoisonError::into_inner).clone();
         let collector = SearchCollector {
             point: q.point,

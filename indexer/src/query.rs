@@ -161,7 +161,14 @@ pub fn validate(q: &SearchQuery) -> Result<()> {
     Ok(())
 }
 
-pub fn build(q: &SearchQuery, f: &Fields, analyzers: &Analyzers, needs: &NeedMatcher) -> Result<Built> {
+/// `known` tells whether a term occurs in the index; words that do get no typo tolerance.
+pub fn build(
+    q: &SearchQuery,
+    f: &Fields,
+    analyzers: &Analyzers,
+    needs: &NeedMatcher,
+    known: &dyn Fn(&Term) -> bool,
+) -> Result<Built> {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let mut text_query = None;
     let mut words_out = Vec::new();
@@ -206,12 +213,19 @@ pub fn build(q: &SearchQuery, f: &Fields, analyzers: &Analyzers, needs: &NeedMat
                 // one edit on the word as typed (unstemmed: stemming a misspelt word can cut
                 // a different suffix than stemming the correct one)
                 for tok in tokens(&mut an.fold, word) {
+                    let spelt_right = [f.name_fold, f.description_fold]
+                        .into_iter()
+                        .any(|field| known(&Term::from_field_text(field, &tok)));
                     for field in [f.name_fold, f.description_fold] {
-                        let fuzzy = FuzzyTermQuery::new(Term::from_field_text(field, &tok), 1, true);
-                        word_clauses.push((
-                            Occur::Should,
-                            Box::new(ConstScoreQuery::new(Box::new(fuzzy), FUZZY_SCORE)),
-                        ));
+                        let term = Term::from_field_text(field, &tok);
+                        // Same constant score either way; an exact term costs a lookup, a fuzzy one a
+                        // walk of the term dictionary.
+                        let query: Box<dyn Query> = if spelt_right {
+                            Box::new(TermQuery::new(term, IndexRecordOption::Basic))
+                        } else {
+                            Box::new(FuzzyTermQuery::new(term, 1, true))
+                        };
+                        word_clauses.push((Occur::Should, Box::new(ConstScoreQuery::new(query, FUZZY_SCORE))));
                     }
                 }
             }
