@@ -596,7 +596,14 @@ impl HsdsApi {
     }
 
     /// Active services ranked by the search engine for `text` and/or a point; None when neither is given.
-    async fn ranked(&self, text: Option<&str>, near: Option<Near>) -> Result<Option<Vec<Uuid>>, ApiError> {
+    /// With a point, a service in range only through a confidential location `caller` may not see is left
+    /// out: otherwise shrinking radii would locate it.
+    async fn ranked(
+        &self,
+        text: Option<&str>,
+        near: Option<Near>,
+        caller: &Caller,
+    ) -> Result<Option<Vec<Uuid>>, ApiError> {
         let text = text.map(str::trim).filter(|t| !t.is_empty());
         if text.is_none() && near.is_none() {
             return Ok(None);
@@ -619,7 +626,14 @@ impl HsdsApi {
                 indexer::Error::InvalidQuery(message) => ApiError::BadRequest(message),
                 other => ApiError::Internal(other.to_string()),
             })?;
-        Ok(Some(results.hits.into_iter().map(|h| h.id).collect()))
+        Ok(Some(
+            results
+                .hits
+                .into_iter()
+                .filter(|hit| near.is_none_or(|near| in_range_for(hit, near, caller)))
+                .map(|h| h.id)
+                .collect(),
+        ))
     }
 
     /// Ranked ids restricted to those the database filter allows, in rank order.
@@ -786,6 +800,33 @@ impl HsdsApi {
 /// A point (lat, lon) and a radius in km.
 type Near = ((f64, f64), f64);
 
+/// Whether a hit the index found within `near` is in range through something `caller` may see: its
+/// service area, its nearest location, or another of its locations within the radius.
+fn in_range_for(hit: &indexer::Hit, (point, radius_km): Near, caller: &Caller) -> bool {
+    if hit.why.in_service_area {
+        return true;
+    }
+    let Ok(card) = serde_json::from_str::<crate::indexing::HitCard>(&hit.payload) else {
+        return false;
+    };
+    let visible = |l: &&crate::indexing::CardLocation| !l.confidential || caller.sees_confidential(l.organization_id);
+    if card
+        .locations
+        .iter()
+        .filter(visible)
+        .any(|l| Some(l.id) == hit.nearest_location_id)
+    {
+        return true;
+    }
+    card.locations
+        .iter()
+        .filter(visible)
+        .any(|l| match (l.latitude, l.longitude) {
+            (Some(latitude), Some(longitude)) => haversine_km(point, (latitude, longitude)) <= radius_km,
+            _ => false,
+        })
+}
+
 fn haversine_km((lat1, lon1): (f64, f64), (lat2, lon2): (f64, f64)) -> f64 {
     let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
     let dp = (lat2 - lat1).to_radians();
@@ -858,7 +899,7 @@ impl HsdsApi {
             modified_after: self::modified_after(modified_after.0.as_deref())?,
         };
         let near = self.proximity(postcode.0.as_deref(), proximity.0)?;
-        match self.ranked(search.0.as_deref(), near).await? {
+        match self.ranked(search.0.as_deref(), near, &caller).await? {
             None if ndjson => Ok(self.stream(Feed::Services { filter, shape }, caller)),
             None => {
                 let (total, services) = self.state.store.export_services(&filter, paging).await?;
@@ -911,7 +952,7 @@ impl HsdsApi {
             (false, false) => None,
         };
         let store = &self.state.store;
-        match self.ranked(search.0.as_deref(), None).await? {
+        match self.ranked(search.0.as_deref(), None, &caller).await? {
             None if ndjson => Ok(self.stream(Feed::Organizations { services }, caller)),
             None => {
                 let (total, organizations) = store.export_organizations(None, paging).await?;
@@ -1001,7 +1042,7 @@ impl HsdsApi {
             modified_after: self::modified_after(modified_after.0.as_deref())?,
         };
         let near = self.proximity(postcode.0.as_deref(), proximity.0)?;
-        let ranked = self.ranked(search.0.as_deref(), None).await?;
+        let ranked = self.ranked(search.0.as_deref(), None, &caller).await?;
         let store = &self.state.store;
         if ranked.is_none() && near.is_none() {
             if ndjson {

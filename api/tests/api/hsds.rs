@@ -16,6 +16,7 @@ on_both_backends!(
     ndjson_streams_every_row,
     round_trip_is_lossless,
     mirror_from_the_change_feed_equals_the_directory,
+    proximity_never_finds_a_service_through_a_hidden_location,
 );
 
 /// A schema from `shared/hsds-3.0`, with `{"$ref": "other.json"}` replaced by that file (resolved locally:
@@ -639,4 +640,58 @@ async fn mirror_from_the_change_feed_equals_the_directory(app: TestApp) {
         location.get("latitude").is_none(),
         "the now confidential place is redacted: {location}"
     );
+}
+
+/// `/hsds/services?postcode=&proximity=` must not answer "is this shelter within N metres of here?" for
+/// callers who may not see the shelter's coordinates: repeated with shrinking radii it would locate it.
+async fn proximity_never_finds_a_service_through_a_hidden_location(app: TestApp) {
+    let place = get_json(&app, "/v1/places?q=8220", None).await["items"][0].clone();
+    let (latitude, longitude) = (
+        place["latitude"].as_f64().unwrap(),
+        place["longitude"].as_f64().unwrap(),
+    );
+    let shelter = app.organization("Krisecenter").await;
+    let other = app.organization("Anden forening").await;
+    let response = app
+        .send_json(
+            Method::POST,
+            "/v1/locations",
+            Some(&app.admin),
+            &json!({"organization_id": shelter, "name": "Krisecenter", "latitude": latitude + 0.001,
+                    "longitude": longitude, "confidential": true}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let hidden = response.json::<Value>().await.unwrap()["id"].clone();
+    let service = app
+        .service(
+            json!({"name": "Krisecenterophold", "description": "Ophold for kvinder og børn.",
+                        "organization_id": shelter, "location_ids": [hidden], "needs": ["domestic-violence"]}),
+        )
+        .await;
+    let id = service["id"].as_str().unwrap().to_owned();
+    let found = |body: &Value| {
+        body["contents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"].as_str() == Some(id.as_str()))
+    };
+    let path = "/hsds/services?postcode=8220&proximity=500";
+    for key in [None, Some(app.reader.clone()), Some(app.partner_key(other).await)] {
+        let body = get_json(&app, path, key.as_deref()).await;
+        assert!(!found(&body), "{key:?} located the hidden place: {body}");
+        let streamed = ndjson(&app, &format!("{path}&format=ndjson"), key.as_deref()).await;
+        assert!(streamed.iter().all(|s| s["id"].as_str() != Some(id.as_str())));
+    }
+    for key in [
+        app.caseworker.clone(),
+        app.admin.clone(),
+        app.partner_key(shelter).await,
+    ] {
+        assert!(
+            found(&get_json(&app, path, Some(&key)).await),
+            "the owner and caseworkers find it"
+        );
+    }
 }
