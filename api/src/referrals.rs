@@ -489,7 +489,10 @@ fn parse_bound(name: &str, value: &str, end: bool) -> Result<DateTime<Utc>, ApiE
         return Ok(at.with_timezone(&Utc));
     }
     let day = NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .map_err(|_| ApiError::BadRequest(format!("{name} must be a date (YYYY-MM-DD) or an RFC 3339 time")))?;
+        .ok()
+        // RFC 3339's years; PostgreSQL stores nothing before 4713 BC.
+        .filter(|day| (1..=9999).contains(&chrono::Datelike::year(day)))
+        .ok_or_else(|| ApiError::BadRequest(format!("{name} must be a date (YYYY-MM-DD) or an RFC 3339 time")))?;
     let day = if end { day.succ_opt().unwrap_or(day) } else { day };
     Ok(day.and_time(chrono::NaiveTime::MIN).and_utc())
 }
@@ -629,6 +632,12 @@ impl ReferralApi {
                 Actor::Sender
             }
             Some(Role::Partner) => {
+                // The family hash is not shown to partners; filtering by family would link the same way.
+                if filter.family_hash.is_some() {
+                    return Err(
+                        ApiError::Forbidden("only the sender and admins may filter by family_ref".into()).into(),
+                    );
+                }
                 filter.organization_id = Some(caller.organization_id.unwrap_or_else(Uuid::nil));
                 Actor::ReceivingPartner
             }

@@ -25,6 +25,8 @@ on_both_backends!(
     concurrent_creations_are_each_stored_once,
     racing_transitions_have_one_winner,
     purge_removes_message_and_family_hash_of_closed_referrals,
+    partner_cannot_probe_family_refs,
+    report_and_audit_bounds_outside_the_calendar_are_bad_requests,
 );
 
 struct Fixture {
@@ -846,4 +848,49 @@ fn purge_ages_parse() {
         Age::Months(1).before(now).unwrap().to_rfc3339(),
         "2026-02-28T12:00:00+00:00"
     );
+}
+
+/// The family hash is hidden from partners; the `family_ref` filter must not hand them the same linkage
+/// (guess a case reference, see which referrals in the inbox are that family's).
+async fn partner_cannot_probe_family_refs(app: TestApp) {
+    let f = fixture(&app).await;
+    create(&app, &app.caseworker, &referral_body(f.service_a, "SAG-2026-0042")).await;
+    create(&app, &app.caseworker, &referral_body(f.service_a, "SAG-2026-0043")).await;
+    let inbox = json_of(&app, "/v1/referrals", &f.partner_a).await;
+    assert_eq!(inbox["total"], 2);
+    assert!(
+        inbox["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["family_hash"].is_null())
+    );
+    problem(
+        app.get("/v1/referrals?family_ref=SAG-2026-0042", Some(&f.partner_a))
+            .await,
+        403,
+    )
+    .await;
+    // The sender and admins still filter by family.
+    let own = json_of(&app, "/v1/referrals?family_ref=SAG-2026-0042", &app.caseworker).await;
+    assert_eq!(own["total"], 1);
+    let all = json_of(&app, "/v1/referrals?family_ref=SAG-2026-0042", &app.admin).await;
+    assert_eq!(all["total"], 1);
+}
+
+/// Dates the databases cannot store (PostgreSQL ends at 4713 BC) are the client's mistake: 400, not 500.
+async fn report_and_audit_bounds_outside_the_calendar_are_bad_requests(app: TestApp) {
+    for path in [
+        "/v1/reports/referrals?from=-99999-01-01",
+        "/v1/reports/referrals?from=-4713-01-01",
+        "/v1/reports/referrals?from=2026-01-01&to=%2B99999-01-01",
+        "/v1/audit?from=-99999-01-01",
+        "/v1/audit?to=%2B99999-01-01",
+    ] {
+        let response = app.get(path, Some(&app.admin)).await;
+        assert_eq!(response.status(), 400, "{path}");
+        problem(response, 400).await;
+    }
+    json_of(&app, "/v1/reports/referrals?from=2026-01-01&to=2026-12-31", &app.admin).await;
+    json_of(&app, "/v1/audit?from=0001-01-01&to=9999-12-31", &app.admin).await;
 }
