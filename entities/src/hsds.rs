@@ -8,7 +8,7 @@
 //! `cost_option` with amount 0 makes the service free. Brobygger-specific organization fields travel as
 //! `x_kind` and `x_cvr`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
 use serde_json::Value;
@@ -18,7 +18,7 @@ use crate::directory::*;
 use crate::error::{Error, FieldError, Result};
 use crate::store::{self, Store};
 use crate::tables::{location, organization};
-use sea_orm::EntityTrait;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 /// What an import did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -434,6 +434,102 @@ pub fn parse(document: &Value, needs: &HashSet<String>) -> std::result::Result<I
     }
 }
 
+/// Ids per `IN (...)` list: SQLite and PostgreSQL both bound the parameters of one statement.
+const CHUNK: usize = 500;
+
+/// New locations belong to an organization of this document or of the directory.
+async fn check_location_owners(
+    txn: &sea_orm::DatabaseTransaction,
+    batch: &ImportBatch,
+    locations: &[(Uuid, &LocationData)],
+) -> Result<()> {
+    let wanted: BTreeSet<Uuid> = locations
+        .iter()
+        .map(|(_, l)| l.organization_id)
+        .filter(|id| !batch.organizations.contains_key(id))
+        .collect();
+    let found = existing_organizations(txn, &wanted).await?;
+    let errors: Vec<FieldError> = locations
+        .iter()
+        .filter(|(_, l)| wanted.contains(&l.organization_id) && !found.contains(&l.organization_id))
+        .map(|(id, l)| {
+            FieldError::new(
+                format!("locations/{id}/organization_id"),
+                format!("no organization {} in the document or the directory", l.organization_id),
+            )
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(errors))
+    }
+}
+
+async fn existing_organizations(txn: &sea_orm::DatabaseTransaction, ids: &BTreeSet<Uuid>) -> Result<HashSet<Uuid>> {
+    let mut found = HashSet::new();
+    for chunk in ids.iter().copied().collect::<Vec<_>>().chunks(CHUNK) {
+        let rows = organization::Entity::find()
+            .filter(organization::Column::Id.is_in(chunk.iter().copied()))
+            .all(txn)
+            .await?;
+        found.extend(rows.into_iter().map(|r| r.id));
+    }
+    Ok(found)
+}
+
+/// New services may point at organizations and locations of this document or of the directory. Need codes
+/// were checked while parsing.
+async fn check_references(
+    txn: &sea_orm::DatabaseTransaction,
+    batch: &ImportBatch,
+    services: &[(Uuid, &ServiceData)],
+) -> Result<()> {
+    let wanted_organizations: BTreeSet<Uuid> = services
+        .iter()
+        .map(|(_, s)| s.organization_id)
+        .filter(|id| !batch.organizations.contains_key(id))
+        .collect();
+    let wanted_locations: BTreeSet<Uuid> = services
+        .iter()
+        .flat_map(|(_, s)| s.location_ids.iter().copied())
+        .filter(|id| !batch.locations.contains_key(id))
+        .collect();
+    let mut found = existing_organizations(txn, &wanted_organizations).await?;
+    for chunk in wanted_locations.iter().copied().collect::<Vec<_>>().chunks(CHUNK) {
+        let rows = location::Entity::find()
+            .filter(location::Column::Id.is_in(chunk.iter().copied()))
+            .all(txn)
+            .await?;
+        found.extend(rows.into_iter().map(|r| r.id));
+    }
+    let mut errors = Vec::new();
+    for (id, service) in services {
+        if wanted_organizations.contains(&service.organization_id) && !found.contains(&service.organization_id) {
+            errors.push(FieldError::new(
+                format!("services/{id}/organization_id"),
+                format!(
+                    "no organization {} in the document or the directory",
+                    service.organization_id
+                ),
+            ));
+        }
+        for location_id in &service.location_ids {
+            if wanted_locations.contains(location_id) && !found.contains(location_id) {
+                errors.push(FieldError::new(
+                    format!("services/{id}/location_ids"),
+                    format!("no location {location_id} in the document or the directory"),
+                ));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(errors))
+    }
+}
+
 fn count(counts: &mut Counts, before: Option<bool>) {
     match before {
         None => counts.created += 1,
@@ -453,35 +549,61 @@ impl Store {
                     warnings: batch.warnings.clone(),
                     ..Default::default()
                 };
+                let organization_ids: Vec<Uuid> = batch.organizations.keys().copied().collect();
+                let mut organizations = HashMap::new();
+                for chunk in organization_ids.chunks(CHUNK) {
+                    let rows = organization::Entity::find()
+                        .filter(organization::Column::Id.is_in(chunk.iter().copied()))
+                        .all(txn)
+                        .await?;
+                    organizations.extend(rows.into_iter().map(|row| (row.id, row)));
+                }
+                let mut new_organizations = Vec::new();
                 for (id, data) in &batch.organizations {
-                    let current = organization::Entity::find_by_id(*id).one(txn).await?;
+                    let Some(current) = organizations.remove(id) else {
+                        count(&mut report.organizations, None);
+                        new_organizations.push((*id, data));
+                        continue;
+                    };
                     // Status is the directory's own: an import does not reactivate a deactivated record.
                     let mut data = data.clone();
-                    if let Some(row) = &current {
-                        data.status = RecordStatus::parse(&row.status).unwrap_or(RecordStatus::Active);
-                    }
-                    let same = current.map(|row| store::organization_data(row) == data);
-                    count(&mut report.organizations, same);
-                    if same != Some(true) {
+                    data.status = RecordStatus::parse(&current.status).unwrap_or(RecordStatus::Active);
+                    let same = store::organization_data(current) == data;
+                    count(&mut report.organizations, Some(same));
+                    if !same {
                         store::put_organization(txn, *id, &data, None, false).await?;
                     }
                 }
+                store::insert_new_organizations(txn, &new_organizations).await?;
+                let location_ids: Vec<Uuid> = batch.locations.keys().copied().collect();
+                let mut locations = HashMap::new();
+                for chunk in location_ids.chunks(CHUNK) {
+                    let rows = location::Entity::find()
+                        .filter(location::Column::Id.is_in(chunk.iter().copied()))
+                        .all(txn)
+                        .await?;
+                    locations.extend(rows.into_iter().map(|row| (row.id, row)));
+                }
+                let mut new_locations = Vec::new();
                 for (id, data) in &batch.locations {
-                    let current = location::Entity::find_by_id(*id).one(txn).await?;
+                    let Some(current) = locations.remove(id) else {
+                        count(&mut report.locations, None);
+                        new_locations.push((*id, data));
+                        continue;
+                    };
                     let mut data = data.clone();
-                    if let Some(row) = &current {
-                        data.status = RecordStatus::parse(&row.status).unwrap_or(RecordStatus::Active);
-                    }
-                    let same = current.map(|row| store::location_data(row) == data);
-                    count(&mut report.locations, same);
-                    if same != Some(true) {
+                    data.status = RecordStatus::parse(&current.status).unwrap_or(RecordStatus::Active);
+                    let same = store::location_data(current) == data;
+                    count(&mut report.locations, Some(same));
+                    if !same {
                         store::put_location(txn, *id, &data, None, false).await?;
                     }
                 }
+                check_location_owners(txn, &batch, &new_locations).await?;
+                store::insert_new_locations(txn, &new_locations).await?;
                 let ids: Vec<Uuid> = batch.services.keys().copied().collect();
-                let mut existing = std::collections::HashMap::new();
-                // Bounded IN lists: SQLite and PostgreSQL both limit bound parameters per statement.
-                for chunk in ids.chunks(500) {
+                let mut existing = HashMap::new();
+                for chunk in ids.chunks(CHUNK) {
                     existing.extend(
                         store::load_services(txn, chunk)
                             .await?
@@ -489,13 +611,21 @@ impl Store {
                             .map(|s| (s.meta.id, s.data)),
                     );
                 }
+                let mut new_services = Vec::new();
                 for (id, data) in &batch.services {
                     let same = existing.get(id).map(|current| current == data);
                     count(&mut report.services, same);
-                    if same != Some(true) {
-                        store::put_service(txn, *id, data, None, false).await?;
+                    match same {
+                        Some(true) => {}
+                        // A changed service goes the one-by-one way, which checks its references itself.
+                        Some(false) => {
+                            store::put_service(txn, *id, data, None, false).await?;
+                        }
+                        None => new_services.push((*id, data)),
                     }
                 }
+                check_references(txn, &batch, &new_services).await?;
+                store::insert_new_services(txn, &new_services).await?;
                 Ok(report)
             })
         })

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
@@ -524,20 +524,8 @@ pub(crate) async fn put_organization(
         create_only,
     )?;
     let at = now();
-    let row = organization::ActiveModel {
-        id: Set(id),
-        name: Set(data.name.clone()),
-        description: Set(data.description.clone()),
-        kind: Set(data.kind.as_str().to_owned()),
-        website: Set(data.website.clone()),
-        email: Set(data.email.clone()),
-        phone: Set(data.phone.clone()),
-        cvr: Set(data.cvr.clone()),
-        status: Set(data.status.as_str().to_owned()),
-        version: Set(version.map_or(1, |v| v + 1)),
-        created_at: Set(current.as_ref().map_or(at, |r| r.created_at)),
-        updated_at: Set(at),
-    };
+    let created_at = current.as_ref().map_or(at, |r| r.created_at);
+    let row = organization_row(id, data, version.map_or(1, |v| v + 1), created_at, at);
     let operation = write_row(txn, row, version.is_some()).await?;
     append_change(txn, Entity::Organization, id, operation).await?;
     Ok(id)
@@ -585,21 +573,8 @@ pub(crate) async fn put_location(
         return Err(Error::Invalid(errors));
     }
     let at = now();
-    let row = location::ActiveModel {
-        id: Set(id),
-        organization_id: Set(data.organization_id),
-        name: Set(data.name.clone()),
-        latitude: Set(data.latitude),
-        longitude: Set(data.longitude),
-        address_1: Set(data.address.as_ref().map(|a| a.address_1.clone())),
-        postal_code: Set(data.address.as_ref().map(|a| a.postal_code.clone())),
-        city: Set(data.address.as_ref().map(|a| a.city.clone())),
-        confidential: Set(data.confidential),
-        status: Set(data.status.as_str().to_owned()),
-        version: Set(version.map_or(1, |v| v + 1)),
-        created_at: Set(current.as_ref().map_or(at, |r| r.created_at)),
-        updated_at: Set(at),
-    };
+    let created_at = current.as_ref().map_or(at, |r| r.created_at);
+    let row = location_row(id, data, version.map_or(1, |v| v + 1), created_at, at);
     let operation = write_row(txn, row, version.is_some()).await?;
     append_change(txn, Entity::Location, id, operation).await?;
     if operation == Operation::Update {
@@ -665,7 +640,178 @@ pub(crate) async fn put_service(
     data.normalize();
     let data = &data;
     let at = now();
-    let row = service::ActiveModel {
+    let created_at = current.as_ref().map_or(at, |r| r.created_at);
+    let row = service_row(id, data, version.map_or(1, |v| v + 1), created_at, at);
+    let operation = write_row(txn, row, version.is_some()).await?;
+    replace_service_children(txn, id, data).await?;
+    append_change(txn, Entity::Service, id, operation).await?;
+    Ok(id)
+}
+
+async fn replace_service_children(txn: &DatabaseTransaction, id: Uuid, data: &ServiceData) -> Result<()> {
+    delete_service_children(txn, &[id]).await?;
+    let mut children = ServiceChildren::default();
+    children.add(id, data);
+    children.insert(txn).await
+}
+
+async fn delete_service_children(txn: &DatabaseTransaction, ids: &[Uuid]) -> Result<()> {
+    let ids = || ids.iter().copied();
+    service_at_location::Entity::delete_many()
+        .filter(service_at_location::Column::ServiceId.is_in(ids()))
+        .exec(txn)
+        .await?;
+    schedule::Entity::delete_many()
+        .filter(schedule::Column::ServiceId.is_in(ids()))
+        .exec(txn)
+        .await?;
+    service_language::Entity::delete_many()
+        .filter(service_language::Column::ServiceId.is_in(ids()))
+        .exec(txn)
+        .await?;
+    service_need::Entity::delete_many()
+        .filter(service_need::Column::ServiceId.is_in(ids()))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Rows per multi-row INSERT: far below SQLite's and PostgreSQL's bound-parameter limits.
+const INSERT_CHUNK: usize = 500;
+
+async fn insert_chunked<A>(txn: &DatabaseTransaction, rows: Vec<A>) -> Result<()>
+where
+    A: ActiveModelTrait + Send,
+{
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(INSERT_CHUNK).collect();
+        <A::Entity as EntityTrait>::insert_many(chunk).exec(txn).await?;
+    }
+    Ok(())
+}
+
+/// The child rows of services, gathered so that many services' children go in with a few statements.
+#[derive(Default)]
+struct ServiceChildren {
+    links: Vec<service_at_location::ActiveModel>,
+    schedules: Vec<schedule::ActiveModel>,
+    languages: Vec<service_language::ActiveModel>,
+    needs: Vec<service_need::ActiveModel>,
+}
+
+impl ServiceChildren {
+    fn add(&mut self, id: Uuid, data: &ServiceData) {
+        // Child ids are derived from the parent so that a re-import produces the same rows and HSDS ids stay stable.
+        let child_id = |kind: &str, key: &str| Uuid::new_v5(&id, format!("{kind}:{key}").as_bytes());
+        let mut seen = HashSet::new();
+        self.links.extend(
+            data.location_ids
+                .iter()
+                .filter(|l| seen.insert(**l))
+                .map(|location_id| service_at_location::ActiveModel {
+                    id: Set(child_id("sal", &location_id.to_string())),
+                    service_id: Set(id),
+                    location_id: Set(*location_id),
+                }),
+        );
+        self.schedules
+            .extend(data.schedules.iter().enumerate().map(|(i, s)| schedule::ActiveModel {
+                id: Set(child_id("schedule", &i.to_string())),
+                service_id: Set(id),
+                byday: Set(s.byday.join(",")),
+                opens_at: Set(s.opens_at.clone()),
+                closes_at: Set(s.closes_at.clone()),
+                valid_from: Set(s.valid_from),
+                valid_to: Set(s.valid_to),
+                description: Set(s.description.clone()),
+            }));
+        let mut seen = HashSet::new();
+        self.languages
+            .extend(data.languages.iter().filter(|l| seen.insert(l.as_str())).map(|code| {
+                service_language::ActiveModel {
+                    id: Set(child_id("language", code)),
+                    service_id: Set(id),
+                    code: Set(code.clone()),
+                }
+            }));
+        let mut seen = HashSet::new();
+        self.needs
+            .extend(
+                data.needs
+                    .iter()
+                    .filter(|n| seen.insert(n.as_str()))
+                    .map(|code| service_need::ActiveModel {
+                        id: Set(child_id("need", code)),
+                        service_id: Set(id),
+                        need_code: Set(code.clone()),
+                    }),
+            );
+    }
+
+    async fn insert(self, txn: &DatabaseTransaction) -> Result<()> {
+        insert_chunked(txn, self.links).await?;
+        insert_chunked(txn, self.schedules).await?;
+        insert_chunked(txn, self.languages).await?;
+        insert_chunked(txn, self.needs).await
+    }
+}
+
+fn organization_row(
+    id: Uuid,
+    data: &OrganizationData,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+) -> organization::ActiveModel {
+    organization::ActiveModel {
+        id: Set(id),
+        name: Set(data.name.clone()),
+        description: Set(data.description.clone()),
+        kind: Set(data.kind.as_str().to_owned()),
+        website: Set(data.website.clone()),
+        email: Set(data.email.clone()),
+        phone: Set(data.phone.clone()),
+        cvr: Set(data.cvr.clone()),
+        status: Set(data.status.as_str().to_owned()),
+        version: Set(version),
+        created_at: Set(created_at),
+        updated_at: Set(updated_at),
+    }
+}
+
+fn location_row(
+    id: Uuid,
+    data: &LocationData,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+) -> location::ActiveModel {
+    location::ActiveModel {
+        id: Set(id),
+        organization_id: Set(data.organization_id),
+        name: Set(data.name.clone()),
+        latitude: Set(data.latitude),
+        longitude: Set(data.longitude),
+        address_1: Set(data.address.as_ref().map(|a| a.address_1.clone())),
+        postal_code: Set(data.address.as_ref().map(|a| a.postal_code.clone())),
+        city: Set(data.address.as_ref().map(|a| a.city.clone())),
+        confidential: Set(data.confidential),
+        status: Set(data.status.as_str().to_owned()),
+        version: Set(version),
+        created_at: Set(created_at),
+        updated_at: Set(updated_at),
+    }
+}
+
+fn service_row(
+    id: Uuid,
+    data: &ServiceData,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+) -> service::ActiveModel {
+    service::ActiveModel {
         id: Set(id),
         organization_id: Set(data.organization_id),
         name: Set(data.name.clone()),
@@ -683,94 +829,73 @@ pub(crate) async fn put_service(
         assured_date: Set(data.assured_date),
         capacity: Set(data.capacity.map(|c| c.as_str().to_owned())),
         service_area: Set(data.service_area.as_ref().map(|v| v.to_string())),
-        version: Set(version.map_or(1, |v| v + 1)),
-        created_at: Set(current.as_ref().map_or(at, |r| r.created_at)),
-        updated_at: Set(at),
-    };
-    let operation = write_row(txn, row, version.is_some()).await?;
-    replace_service_children(txn, id, data).await?;
-    append_change(txn, Entity::Service, id, operation).await?;
-    Ok(id)
+        version: Set(version),
+        created_at: Set(created_at),
+        updated_at: Set(updated_at),
+    }
 }
 
-async fn replace_service_children(txn: &DatabaseTransaction, id: Uuid, data: &ServiceData) -> Result<()> {
-    service_at_location::Entity::delete_many()
-        .filter(service_at_location::Column::ServiceId.eq(id))
-        .exec(txn)
-        .await?;
-    schedule::Entity::delete_many()
-        .filter(schedule::Column::ServiceId.eq(id))
-        .exec(txn)
-        .await?;
-    service_language::Entity::delete_many()
-        .filter(service_language::Column::ServiceId.eq(id))
-        .exec(txn)
-        .await?;
-    service_need::Entity::delete_many()
-        .filter(service_need::Column::ServiceId.eq(id))
-        .exec(txn)
-        .await?;
-    // Child ids are derived from the parent so that a re-import produces the same rows and HSDS ids stay stable.
-    let child_id = |kind: &str, key: &str| Uuid::new_v5(&id, format!("{kind}:{key}").as_bytes());
-    let mut seen = HashSet::new();
-    let links: Vec<_> = data
-        .location_ids
+fn creations(entity: Entity, ids: impl Iterator<Item = Uuid>, at: DateTime<Utc>) -> Vec<change_log::ActiveModel> {
+    ids.map(|id| change_log::ActiveModel {
+        entity: Set(entity.as_str().to_owned()),
+        entity_id: Set(id),
+        operation: Set(Operation::Create.as_str().to_owned()),
+        at: Set(at),
+        ..Default::default()
+    })
+    .collect()
+}
+
+/// Inserts organizations that are not stored yet, with their change-log entries, in multi-row statements.
+pub(crate) async fn insert_new_organizations(
+    txn: &DatabaseTransaction,
+    organizations: &[(Uuid, &OrganizationData)],
+) -> Result<()> {
+    let at = now();
+    let rows = organizations
         .iter()
-        .filter(|l| seen.insert(**l))
-        .map(|location_id| service_at_location::ActiveModel {
-            id: Set(child_id("sal", &location_id.to_string())),
-            service_id: Set(id),
-            location_id: Set(*location_id),
-        })
-        .collect();
-    if !links.is_empty() {
-        service_at_location::Entity::insert_many(links).exec(txn).await?;
-    }
-    let schedules: Vec<_> = data
-        .schedules
-        .iter()
-        .enumerate()
-        .map(|(i, s)| schedule::ActiveModel {
-            id: Set(child_id("schedule", &i.to_string())),
-            service_id: Set(id),
-            byday: Set(s.byday.join(",")),
-            opens_at: Set(s.opens_at.clone()),
-            closes_at: Set(s.closes_at.clone()),
-            valid_from: Set(s.valid_from),
-            valid_to: Set(s.valid_to),
-            description: Set(s.description.clone()),
-        })
-        .collect();
-    if !schedules.is_empty() {
-        schedule::Entity::insert_many(schedules).exec(txn).await?;
-    }
-    let mut seen = HashSet::new();
-    let languages: Vec<_> = data
-        .languages
-        .iter()
-        .filter(|l| seen.insert(l.as_str()))
-        .map(|code| service_language::ActiveModel {
-            id: Set(child_id("language", code)),
-            service_id: Set(id),
-            code: Set(code.clone()),
-        })
-        .collect();
-    if !languages.is_empty() {
-        service_language::Entity::insert_many(languages).exec(txn).await?;
-    }
-    let mut seen = HashSet::new();
-    let needs: Vec<_> = data
-        .needs
-        .iter()
-        .filter(|n| seen.insert(n.as_str()))
-        .map(|code| service_need::ActiveModel {
-            id: Set(child_id("need", code)),
-            service_id: Set(id),
-            need_code: Set(code.clone()),
-        })
-        .collect();
-    if !needs.is_empty() {
-        service_need::Entity::insert_many(needs).exec(txn).await?;
+        .map(|(id, data)| organization_row(*id, data, 1, at, at));
+    insert_chunked(txn, rows.collect()).await?;
+    insert_chunked(
+        txn,
+        creations(Entity::Organization, organizations.iter().map(|(id, _)| *id), at),
+    )
+    .await
+}
+
+/// Inserts locations that are not stored yet (so no service is at them yet), with their change-log
+/// entries. The caller has checked that their organizations exist.
+pub(crate) async fn insert_new_locations(txn: &DatabaseTransaction, locations: &[(Uuid, &LocationData)]) -> Result<()> {
+    let at = now();
+    let rows = locations.iter().map(|(id, data)| location_row(*id, data, 1, at, at));
+    insert_chunked(txn, rows.collect()).await?;
+    insert_chunked(
+        txn,
+        creations(Entity::Location, locations.iter().map(|(id, _)| *id), at),
+    )
+    .await
+}
+
+/// Inserts services that are not stored yet, with their child rows and change-log entries, in a few
+/// multi-row statements per chunk. The caller has checked their references (organization, locations,
+/// need codes) and normalized them.
+pub(crate) async fn insert_new_services(txn: &DatabaseTransaction, services: &[(Uuid, &ServiceData)]) -> Result<()> {
+    let at = now();
+    for chunk in services.chunks(INSERT_CHUNK) {
+        let mut children = ServiceChildren::default();
+        for (id, data) in chunk {
+            children.add(*id, data);
+        }
+        insert_chunked(
+            txn,
+            chunk
+                .iter()
+                .map(|(id, data)| service_row(*id, data, 1, at, at))
+                .collect(),
+        )
+        .await?;
+        children.insert(txn).await?;
+        insert_chunked(txn, creations(Entity::Service, chunk.iter().map(|(id, _)| *id), at)).await?;
     }
     Ok(())
 }

@@ -74,6 +74,16 @@ async fn invalid_hsds_is_rejected_whole(app: TestApp) {
     assert!(paths.iter().any(|p| p.starts_with("/1/schedules/0")), "{paths:?}");
     let services: Value = app.get("/v1/services", None).await.json().await.unwrap();
     assert_eq!(services["total"], 0, "nothing of the valid half is stored");
+
+    // A reference to an organization that is neither in the document nor in the directory.
+    let mut orphan = example();
+    orphan.as_object_mut().unwrap().remove("organization");
+    orphan["organization_id"] = Value::String("0b6b3a8e-5f2c-4d5e-9a3b-2c1d0e9f8a7c".into());
+    let body = problem(import(&app, &orphan).await, 422).await;
+    assert!(
+        body["errors"][0]["path"].as_str().unwrap().ends_with("organization_id"),
+        "{body}"
+    );
     let organizations: Value = app.get("/v1/organizations", None).await.json().await.unwrap();
     assert_eq!(organizations["total"], 0);
 }
