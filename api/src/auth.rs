@@ -61,6 +61,12 @@ impl Caller {
         Ok(())
     }
 
+    /// May this caller know where every confidential location is? Search uses this to decide whether such
+    /// places count for radius and distance; partners see only their own, so they get the public view.
+    pub fn sees_all_confidential(&self) -> bool {
+        matches!(self.role, Some(Role::Admin | Role::Caseworker))
+    }
+
     /// May this caller see the address and coordinates of a confidential location of `organization_id`?
     pub fn sees_confidential(&self, organization_id: Uuid) -> bool {
         match self.role {

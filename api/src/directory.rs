@@ -61,11 +61,14 @@ pub fn expected_version(if_match: Option<&str>) -> Result<Option<i64>, ApiError>
         .map_err(|_| ApiError::PreconditionFailed(format!("If-Match {value} does not match the current version")))
 }
 
+/// Beyond any real listing, and small enough that page × per_page never overflows.
+pub const MAX_PAGE: u64 = 1_000_000;
+
 pub fn page_of(page: Option<u64>, per_page: Option<u64>) -> Result<Page, ApiError> {
     let page = page.unwrap_or(1);
     let per_page = per_page.unwrap_or(20);
-    if page == 0 {
-        return Err(ApiError::BadRequest("page counts from 1".into()));
+    if !(1..=MAX_PAGE).contains(&page) {
+        return Err(ApiError::BadRequest(format!("page counts from 1 to {MAX_PAGE}")));
     }
     if !(1..=100).contains(&per_page) {
         return Err(ApiError::BadRequest("per_page must be between 1 and 100".into()));
@@ -183,6 +186,26 @@ impl DirectoryApi {
         Ok(Self::location_record(stored, caller, false))
     }
 
+    /// A partner may place its services only at its own organization's locations: linking another
+    /// organization's place (a shelter, say) would publish that its service is there.
+    async fn check_locations_for(&self, caller: &Caller, location_ids: &[Uuid]) -> Result<(), ApiError> {
+        if !caller.is(Role::Partner) {
+            return Ok(());
+        }
+        let locations = self.state.store.locations_by_id(location_ids).await?;
+        let foreign = location_ids.iter().any(|id| {
+            locations
+                .get(id)
+                .is_some_and(|l| Some(l.data.organization_id) != caller.organization_id)
+        });
+        if foreign {
+            return Err(ApiError::Forbidden(
+                "a partner may link only its own organization's locations".into(),
+            ));
+        }
+        Ok(())
+    }
+
     async fn replace_service(
         &self,
         caller: &Caller,
@@ -193,6 +216,7 @@ impl DirectoryApi {
         let current = self.state.store.get_service(id).await?;
         caller.require_directory_writer(current.data.organization_id)?;
         caller.require_directory_writer(input.organization_id)?;
+        self.check_locations_for(caller, &input.location_ids).await?;
         let expected = expected_version(if_match)?;
         let stored = self.state.store.put_service(id, input.into(), expected, false).await?;
         self.after_write().await;
@@ -206,7 +230,7 @@ impl DirectoryApi {
     #[oai(path = "/organizations", method = "get", tag = "DirectoryTag::Organizations")]
     async fn list_organizations(
         &self,
-        #[oai(validator(maximum(value = "1000000")))] page: Query<Option<u64>>,
+        page: Query<Option<u64>>,
         per_page: Query<Option<u64>>,
         status: Query<Option<RecordStatus>>,
     ) -> ApiResult<Json<PageOf<Organization>>> {
@@ -437,7 +461,9 @@ impl DirectoryApi {
     /// Create a service (admin, or partner for its own organization)
     #[oai(path = "/services", method = "post", tag = "DirectoryTag::Services")]
     async fn create_service(&self, auth: Auth, body: Json<ServiceInput>) -> ApiResult<Record<Service>> {
-        auth.caller().require_directory_writer(body.0.organization_id)?;
+        let caller = auth.caller();
+        caller.require_directory_writer(body.0.organization_id)?;
+        self.check_locations_for(&caller, &body.0.location_ids).await?;
         let stored = self
             .state
             .store

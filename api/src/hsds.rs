@@ -616,6 +616,7 @@ impl HsdsApi {
             point: near.map(|(p, _)| p),
             radius_km: near.map(|(_, r)| r),
             limit: MAX_RANKED,
+            include_confidential: caller.sees_all_confidential(),
             ..Default::default()
         };
         let index = self.state.search.index.clone();

@@ -164,6 +164,7 @@ fn search_doc(
                     id: l.meta.id,
                     latitude: l.data.latitude?,
                     longitude: l.data.longitude?,
+                    confidential: l.data.confidential,
                 })
             })
             .collect(),

@@ -45,8 +45,14 @@ pub async fn open(config: &Config) -> anyhow::Result<Arc<AppState>> {
     Ok(state)
 }
 
-/// Like [`open`], but leaves the search index as it is on disk: for commands that do not search
-/// (`keys`, `purge`) or that bring the index up to date themselves (`import`, `reindex`).
+/// Just the database (migrated), for commands that touch neither search nor referrals' secret (`keys`,
+/// `purge`): they can run beside a server that holds the search index.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Ok(Store::connect(&config.database_url).await?)
+}
+
+/// Like [`open`], but leaves the search index as it is on disk: for commands that bring the index up to
+/// date themselves (`import`, `reindex`).
 pub async fn open_without_index_sync(config: &Config) -> anyhow::Result<Arc<AppState>> {
     let store = Store::connect(&config.database_url).await?;
     let taxonomy = Taxonomy::builtin();

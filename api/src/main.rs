@@ -33,8 +33,8 @@ async fn main() -> anyhow::Result<()> {
         }) => {
             let config = cli.config(false);
             std::fs::create_dir_all(&config.data_dir)?;
-            let state = api::open_without_index_sync(&config).await?;
-            let (id, secret) = state.store.create_key(*role, *organization, label.clone()).await?;
+            let store = api::open_store(&config).await?;
+            let (id, secret) = store.create_key(*role, *organization, label.clone()).await?;
             println!("created {role} key {id}");
             println!("{secret}");
         }
@@ -95,11 +95,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Purge { older_than } => {
             let config = cli.config(false);
             std::fs::create_dir_all(&config.data_dir)?;
-            let state = api::open_without_index_sync(&config).await?;
+            let store = api::open_store(&config).await?;
             let cutoff = older_than
                 .before(chrono::Utc::now())
                 .context("--older-than reaches before the calendar")?;
-            let purged = state.store.purge_closed_before(cutoff).await?;
+            let purged = store.purge_closed_before(cutoff).await?;
             println!("purged {purged} referrals closed before {}", cutoff.to_rfc3339());
         }
         Command::Openapi => {

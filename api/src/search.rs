@@ -332,6 +332,7 @@ impl SearchApi {
                 open_at,
                 offset,
                 limit: paging.per_page as usize,
+                include_confidential: caller.sees_all_confidential(),
             })
             .await?;
         let items = Self::hits(&results, &caller);
@@ -403,6 +404,7 @@ impl SearchApi {
                         needs: need.code.iter().cloned().collect(),
                         age,
                         limit: 50,
+                        include_confidential: caller.sees_all_confidential(),
                         ..Default::default()
                     })
                     .await?;

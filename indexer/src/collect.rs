@@ -23,6 +23,8 @@ pub struct SearchCollector {
     pub areas: Areas,
     /// How many of the best candidates to keep (offset + limit).
     pub keep: usize,
+    /// Measure distances to confidential locations too.
+    pub include_confidential: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -101,8 +103,8 @@ impl Collector for SearchCollector {
             has_text: self.has_text,
             areas: self.areas.clone(),
             keep: self.keep,
-            lat: ff.column_opt("lat")?,
-            lon: ff.column_opt("lon")?,
+            lat: ff.column_opt(if self.include_confidential { "lat" } else { "public_lat" })?,
+            lon: ff.column_opt(if self.include_confidential { "lon" } else { "public_lon" })?,
             has_area: ff.column_opt("has_area")?,
             id_hi: ff.column_opt("id_hi")?,
             id_lo: ff.column_opt("id_lo")?,

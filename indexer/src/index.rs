@@ -247,6 +247,7 @@ impl SearchIndex {
             has_text: built.text_query.is_some(),
             areas,
             keep: q.offset.saturating_add(q.limit),
+            include_confidential: q.include_confidential,
         };
         let collected = searcher.search(&*built.query, &collector)?;
         let page: Vec<Candidate> = collected.candidates.into_iter().skip(q.offset).take(q.limit).collect();
@@ -299,7 +300,8 @@ impl SearchIndex {
             let nearest_location_id = q.point.and_then(|(lat, lon)| {
                 meta.locations
                     .iter()
-                    .map(|(lid, a, b)| (*lid, haversine_km(lat, lon, *a, *b)))
+                    .filter(|(_, _, _, confidential)| q.include_confidential || !confidential)
+                    .map(|(lid, a, b, _)| (*lid, haversine_km(lat, lon, *a, *b)))
                     .min_by(|x, y| x.1.total_cmp(&y.1))
                     .map(|(lid, _)| lid)
             });

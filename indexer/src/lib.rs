@@ -89,6 +89,9 @@ pub struct DocLocation {
     pub id: uuid::Uuid,
     pub latitude: f64,
     pub longitude: f64,
+    /// A place whose whereabouts only some callers may know (e.g. a crisis shelter): it counts for geo
+    /// search only when the query sets `include_confidential`.
+    pub confidential: bool,
 }
 
 /// A search request. All filters combine with AND; `needs` is an OR.
@@ -112,6 +115,9 @@ pub struct SearchQuery {
     pub open_at: Option<u16>,
     pub offset: usize,
     pub limit: usize,
+    /// Let confidential locations count for radius, distance and nearest location. Off by default, so a
+    /// caller who may not know where a shelter is cannot find it out from distances.
+    pub include_confidential: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -301,9 +301,14 @@ pub fn build(
     }
     if let (Some((lat, lon)), Some(radius)) = (q.point, q.radius_km) {
         let (lat_min, lat_max, lon_bounds) = bounding_box(lat, lon, radius);
-        let mut near = vec![f64_range(f.lat, lat_min, lat_max)];
+        let (lat_field, lon_field) = if q.include_confidential {
+            (f.lat, f.lon)
+        } else {
+            (f.public_lat, f.public_lon)
+        };
+        let mut near = vec![f64_range(lat_field, lat_min, lat_max)];
         if let Some((lon_min, lon_max)) = lon_bounds {
-            near.push(f64_range(f.lon, lon_min, lon_max));
+            near.push(f64_range(lon_field, lon_min, lon_max));
         }
         let area = must_all(vec![
             f64_range(f.area_lat_min, -90.0, lat),

@@ -49,6 +49,9 @@ pub struct Fields {
     pub open_span: Field,
     // geo
     pub lat: Field,
+    /// Coordinates of the non-confidential locations only.
+    pub public_lat: Field,
+    pub public_lon: Field,
     pub lon: Field,
     pub has_area: Field,
     pub area_lat_min: Field,
@@ -96,6 +99,8 @@ pub fn build_schema() -> (Schema, Fields) {
         open_span: b.add_u64_field("open_span", FAST),
         lat: b.add_f64_field("lat", INDEXED | FAST),
         lon: b.add_f64_field("lon", INDEXED | FAST),
+        public_lat: b.add_f64_field("public_lat", INDEXED | FAST),
+        public_lon: b.add_f64_field("public_lon", INDEXED | FAST),
         has_area: b.add_bool_field("has_area", INDEXED | FAST),
         area_lat_min: b.add_f64_field("area_lat_min", INDEXED),
         area_lat_max: b.add_f64_field("area_lat_max", INDEXED),
@@ -112,7 +117,8 @@ pub fn build_schema() -> (Schema, Fields) {
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Meta {
     /// (location id, lat, lon), in the order of `ServiceDoc::locations`.
-    pub locations: Vec<(uuid::Uuid, f64, f64)>,
+    /// (location id, lat, lon, confidential), in the order of `ServiceDoc::locations`.
+    pub locations: Vec<(uuid::Uuid, f64, f64, bool)>,
     /// Need codes plus their ancestors.
     pub needs: Vec<String>,
 }
@@ -229,6 +235,10 @@ pub fn to_document(f: &Fields, doc: &ServiceDoc) -> Result<TantivyDocument> {
         }
         d.add_f64(f.lat, loc.latitude);
         d.add_f64(f.lon, loc.longitude);
+        if !loc.confidential {
+            d.add_f64(f.public_lat, loc.latitude);
+            d.add_f64(f.public_lon, loc.longitude);
+        }
     }
     let area_bounds = doc.service_area.as_ref().and_then(area_bbox);
     d.add_bool(f.has_area, area_bounds.is_some());
@@ -241,7 +251,11 @@ pub fn to_document(f: &Fields, doc: &ServiceDoc) -> Result<TantivyDocument> {
     }
 
     let meta = Meta {
-        locations: doc.locations.iter().map(|l| (l.id, l.latitude, l.longitude)).collect(),
+        locations: doc
+            .locations
+            .iter()
+            .map(|l| (l.id, l.latitude, l.longitude, l.confidential))
+            .collect(),
         needs: needs.into_iter().collect(),
     };
     d.add_text(f.meta, serde_json::to_string(&meta)?);

@@ -1,7 +1,7 @@
 mod common;
 
 use common::*;
-use indexer::{SearchQuery, haversine_km};
+use indexer::{DocLocation, SearchIndex, SearchQuery, haversine_km};
 
 fn near(point: (f64, f64), radius_km: Option<f64>) -> SearchQuery {
     SearchQuery {
@@ -112,4 +112,35 @@ fn invalid_geo_input_is_an_error_not_a_panic() {
         })
         .unwrap();
     assert_eq!(r.total, docs().len());
+}
+
+#[test]
+fn confidential_locations_count_only_when_asked() {
+    let index = SearchIndex::in_memory(needs()).unwrap();
+    let mut shelter = docs()[0].clone();
+    shelter.locations = vec![DocLocation {
+        id: id(900),
+        latitude: GELLERUP.0,
+        longitude: GELLERUP.1,
+        confidential: true,
+    }];
+    index.apply(vec![shelter.clone()], &[], 1).unwrap();
+    let mut query = near(GELLERUP, Some(2.0));
+    let public = index.search(&query).unwrap();
+    assert!(
+        public.hits.is_empty(),
+        "a hidden place is neither in range nor measured"
+    );
+    let unfiltered = index.search(&near(GELLERUP, None)).unwrap();
+    let hit = unfiltered
+        .hits
+        .iter()
+        .find(|h| h.id == shelter.id)
+        .expect("still found without a radius");
+    assert_eq!((hit.distance_km, hit.nearest_location_id), (None, None));
+    query.include_confidential = true;
+    let trusted = index.search(&query).unwrap();
+    assert_eq!(trusted.hits[0].id, shelter.id);
+    assert_eq!(trusted.hits[0].nearest_location_id, Some(id(900)));
+    assert!(trusted.hits[0].distance_km.unwrap() < 0.01);
 }

@@ -69,6 +69,7 @@ fn interrupted_rebuild_leaves_last_commit_intact() {
             id: id(999),
             latitude: 200.0,
             longitude: 0.0,
+            confidential: false,
         });
         assert!(index.apply(vec![bad], &[id(DEBT)], 6).is_err());
         assert_eq!(index.num_docs(), docs().len() as u64);

@@ -55,6 +55,7 @@ fn seed_taxonomy_builds_and_expands_queries() {
             id: Uuid::from_u128(200 + n),
             latitude: 56.15,
             longitude: 10.2,
+            confidential: false,
         }],
         service_area: None,
         payload: String::new(),

@@ -195,6 +195,27 @@ async fn partner_writes_only_its_own_organization(app: TestApp) {
         )
         .await;
     assert_eq!(response.status(), 200);
+    // Nor link their services to another organization's place.
+    let location_b = app.location(org_b, "Hus B", 56.16, 10.14).await;
+    let mut linked = homework_service(org_a, location_b);
+    linked["name"] = json!("Hos naboen");
+    problem(
+        app.send_json(Method::POST, "/v1/services", Some(&partner_a), &linked)
+            .await,
+        403,
+    )
+    .await;
+    problem(
+        app.send_json(
+            Method::PUT,
+            &format!("/v1/services/{service_a}"),
+            Some(&partner_a),
+            &linked,
+        )
+        .await,
+        403,
+    )
+    .await;
     // Partners do not create organizations.
     let response = app
         .send_json(
@@ -340,6 +361,10 @@ async fn bad_input_is_a_problem_and_changes_nothing(app: TestApp) {
 
     let response = app.get("/v1/services?per_page=101", None).await;
     problem(response, 400).await;
+    for page in ["0", "18446744073709551615"] {
+        problem(app.get(&format!("/v1/services?page={page}"), None).await, 400).await;
+        problem(app.get(&format!("/v1/search?page={page}"), None).await, 400).await;
+    }
     let too_long = "x".repeat(201);
     let response = app
         .send_json(
@@ -407,4 +432,48 @@ async fn confidential_location_is_redacted_by_role(app: TestApp) {
         assert_eq!(read["address"]["address_1"], "Hemmelig Vej 1");
         assert_eq!(read["latitude"], 56.16);
     }
+
+    // Search: the place is neither in range nor measured for those who may not know it, since shrinking
+    // radii would otherwise give it away; its hits show no address.
+    app.service(
+        json!({"name": "Krisecenter for kvinder", "organization_id": shelter, "location_ids": [id],
+                       "needs": ["domestic-violence"]}),
+    )
+    .await;
+    let near = "/v1/search?q=krisecenter&lat=56.16&lon=10.2";
+    for key in [
+        None,
+        Some(app.reader.as_str()),
+        Some(stranger.as_str()),
+        Some(owner.as_str()),
+    ] {
+        let results: Value = app.get(near, key).await.json().await.unwrap();
+        assert_eq!(results["total"], 0, "{results}");
+    }
+    for key in [None, Some(app.reader.as_str()), Some(stranger.as_str())] {
+        let results: Value = app.get("/v1/search?q=krisecenter", key).await.json().await.unwrap();
+        let hit = &results["items"][0];
+        assert_eq!(hit["location"]["id"], json!(id));
+        assert!(
+            hit["location"]["address"].is_null() && hit["location"]["latitude"].is_null(),
+            "{hit}"
+        );
+        assert!(hit["distance_km"].is_null());
+    }
+    let results: Value = app.get(near, Some(&app.caseworker)).await.json().await.unwrap();
+    assert_eq!(
+        results["items"][0]["location"]["address"]["address_1"],
+        "Hemmelig Vej 1"
+    );
+    assert!(results["items"][0]["distance_km"].as_f64().unwrap() < 0.1);
+    let results: Value = app
+        .get("/v1/search?q=krisecenter", Some(&owner))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        results["items"][0]["location"]["address"]["address_1"],
+        "Hemmelig Vej 1"
+    );
 }

@@ -77,6 +77,7 @@ fn loc(n: u128, (lat, lon): (f64, f64)) -> DocLocation {
         id: id(n),
         latitude: lat,
         longitude: lon,
+        confidential: false,
     }
 }
 
