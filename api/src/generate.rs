@@ -56,14 +56,15 @@ const AUDIENCES: [&str; 6] = [
 const EXTRA_LANGUAGES: [&str; 8] = ["ar", "so", "tr", "en", "uk", "fa", "ur", "ti"];
 const DAYS: [&str; 7] = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
 
-/// Draws places by population; towns without a population count as small.
-struct TownPicker<'a> {
+/// Draws towns by population (towns without one count as small), as people live; the generator places
+/// organizations with it and the benchmarks their queries.
+pub struct TownPicker<'a> {
     towns: Vec<&'a Place>,
     cumulative: Vec<u64>,
 }
 
 impl<'a> TownPicker<'a> {
-    fn new(places: &'a [Place]) -> Self {
+    pub fn new(places: &'a [Place]) -> Self {
         let towns: Vec<&Place> = places.iter().filter(|p| p.kind == "town").collect();
         let mut total = 0;
         let cumulative = towns
@@ -76,7 +77,7 @@ impl<'a> TownPicker<'a> {
         Self { towns, cumulative }
     }
 
-    fn pick(&self, rng: &mut StdRng) -> &'a Place {
+    pub fn pick(&self, rng: &mut StdRng) -> &'a Place {
         let total = *self.cumulative.last().unwrap_or(&1);
         let draw = rng.random_range(0..total);
         let index = self.cumulative.partition_point(|c| *c <= draw);

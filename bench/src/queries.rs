@@ -1,5 +1,6 @@
 //! The fixed query mix, built deterministically from the needs taxonomy's words and the gazetteer's towns.
 
+use api::generate::TownPicker;
 use entities::taxonomy::Taxonomy;
 use indexer::gazetteer::Place;
 use rand::rngs::StdRng;
@@ -70,33 +71,6 @@ impl BenchQuery {
 const RADII_KM: [f64; 3] = [5.0, 10.0, 25.0];
 const AGES: [u32; 8] = [8, 12, 15, 17, 25, 35, 45, 67];
 
-/// Towns drawn by population, as people (and the generator) are.
-struct Towns<'a> {
-    towns: Vec<&'a Place>,
-    cumulative: Vec<u64>,
-}
-
-impl<'a> Towns<'a> {
-    fn new(places: &'a [Place]) -> Self {
-        let towns: Vec<&Place> = places.iter().filter(|p| p.kind == "town").collect();
-        let mut total = 0;
-        let cumulative = towns
-            .iter()
-            .map(|t| {
-                total += t.population.unwrap_or(5_000).max(1);
-                total
-            })
-            .collect();
-        Self { towns, cumulative }
-    }
-
-    fn pick(&self, rng: &mut StdRng) -> &'a Place {
-        let draw = rng.random_range(0..*self.cumulative.last().unwrap_or(&1));
-        let i = self.cumulative.partition_point(|c| *c <= draw);
-        self.towns[i.min(self.towns.len() - 1)]
-    }
-}
-
 /// Misspells `word` with one edit: swap two neighbouring letters, drop one, or replace one.
 pub fn misspell(word: &str, rng: &mut StdRng) -> String {
     let chars: Vec<char> = word.chars().collect();
@@ -129,7 +103,7 @@ pub fn misspell(word: &str, rng: &mut StdRng) -> String {
 /// `count` queries, spread evenly over the classes in a fixed order; the same seed gives the same list.
 pub fn build(taxonomy: &Taxonomy, places: &[Place], count: usize, seed: u64) -> Vec<BenchQuery> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let towns = Towns::new(places);
+    let towns = TownPicker::new(places);
     let terms: Vec<_> = taxonomy.flatten().into_iter().map(|(t, _)| t).collect();
     let danish: Vec<String> = terms
         .iter()
