@@ -20,7 +20,10 @@ use crate::query::{self, Built, NeedMatcher};
 use crate::schema::{Fields, Meta, build_schema, to_document};
 use crate::{Error, Hit, NeedTerms, Result, SearchQuery, SearchResults, ServiceDoc, Why};
 
-const WRITER_HEAP_BYTES: usize = 50_000_000;
+/// Two indexing threads (the machines we run on have two cores) sharing 100 MB before a segment is flushed:
+/// the arena grows only as documents arrive, so small incremental writes stay small.
+const WRITER_THREADS: usize = 2;
+const WRITER_HEAP_BYTES: usize = 100_000_000;
 const SNIPPET_CHARS: usize = 200;
 const DEFAULT_SCALE_KM: f64 = 5.0;
 const PROGRESS_EVERY: u64 = 1000;
@@ -103,7 +106,7 @@ impl SearchIndex {
         let analyzers = Analyzers::new(&needs)?;
         analyzers.register(index.tokenizers());
         let need_matcher = NeedMatcher::new(&needs, &analyzers);
-        let writer = index.writer_with_num_threads(1, WRITER_HEAP_BYTES)?;
+        let writer = index.writer_with_num_threads(WRITER_THREADS, WRITER_HEAP_BYTES)?;
         let reader: IndexReader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let applied_seq = index
             .load_metas()?
