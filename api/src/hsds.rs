@@ -596,8 +596,8 @@ impl HsdsApi {
     }
 
     /// Active services ranked by the search engine for `text` and/or a point; None when neither is given.
-    /// With a point, a service in range only through a confidential location `caller` may not see is left
-    /// out: otherwise shrinking radii would locate it.
+    /// With a point, confidential locations count only for callers who may know them all (the engine
+    /// keeps them out otherwise): shrinking radii would locate a shelter.
     async fn ranked(
         &self,
         text: Option<&str>,
@@ -627,14 +627,7 @@ impl HsdsApi {
                 indexer::Error::InvalidQuery(message) => ApiError::BadRequest(message),
                 other => ApiError::Internal(other.to_string()),
             })?;
-        Ok(Some(
-            results
-                .hits
-                .into_iter()
-                .filter(|hit| near.is_none_or(|near| in_range_for(hit, near, caller)))
-                .map(|h| h.id)
-                .collect(),
-        ))
+        Ok(Some(results.hits.into_iter().map(|h| h.id).collect()))
     }
 
     /// Ranked ids restricted to those the database filter allows, in rank order.
@@ -800,41 +793,6 @@ impl HsdsApi {
 
 /// A point (lat, lon) and a radius in km.
 type Near = ((f64, f64), f64);
-
-/// Whether a hit the index found within `near` is in range through something `caller` may see: its
-/// service area, its nearest location, or another of its locations within the radius.
-fn in_range_for(hit: &indexer::Hit, (point, radius_km): Near, caller: &Caller) -> bool {
-    if hit.why.in_service_area {
-        return true;
-    }
-    let Ok(card) = serde_json::from_str::<crate::indexing::HitCard>(&hit.payload) else {
-        return false;
-    };
-    let visible = |l: &&crate::indexing::CardLocation| !l.confidential || caller.sees_confidential(l.organization_id);
-    if card
-        .locations
-        .iter()
-        .filter(visible)
-        .any(|l| Some(l.id) == hit.nearest_location_id)
-    {
-        return true;
-    }
-    card.locations
-        .iter()
-        .filter(visible)
-        .any(|l| match (l.latitude, l.longitude) {
-            (Some(latitude), Some(longitude)) => haversine_km(point, (latitude, longitude)) <= radius_km,
-            _ => false,
-        })
-}
-
-fn haversine_km((lat1, lon1): (f64, f64), (lat2, lon2): (f64, f64)) -> f64 {
-    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
-    let dp = (lat2 - lat1).to_radians();
-    let dl = (lon2 - lon1).to_radians();
-    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
-    2.0 * 6371.0088 * a.sqrt().asin()
-}
 
 fn service_shape(minimal: Option<bool>, full: Option<bool>) -> Shape {
     if full == Some(true) {
@@ -1073,7 +1031,7 @@ impl HsdsApi {
                 if data.confidential && !caller.sees_confidential(data.organization_id) {
                     return None;
                 }
-                Some(haversine_km(point, (data.latitude?, data.longitude?)))
+                Some(indexer::haversine_km(point.0, point.1, data.latitude?, data.longitude?))
             };
             let mut near: Vec<(f64, ServiceAtLocation)> = links
                 .iter()
@@ -1250,11 +1208,5 @@ mod tests {
             (none["total_pages"].as_u64(), none["last_page"].as_bool()),
             (Some(0), Some(true))
         );
-    }
-
-    #[test]
-    fn distances() {
-        let d = haversine_km((56.1530, 10.1330), (56.1530, 10.2380));
-        assert!((6.4..6.7).contains(&d), "{d}");
     }
 }
