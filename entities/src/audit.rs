@@ -1,9 +1,7 @@
 //! The audit trail: who did what to which record, when. Written for every access to sensitive data.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::error::Result;
@@ -80,11 +78,9 @@ impl Store {
         if let Some(to) = filter.to {
             query = query.filter(audit_event::Column::At.lt(to));
         }
-        let paginator = query
-            .order_by_asc(audit_event::Column::Id)
-            .paginate(self.connection(), page.per_page);
-        let total = paginator.num_items().await?;
-        let rows = paginator.fetch_page(page.page.saturating_sub(1)).await?;
+        let (total, rows) = page
+            .fetch(self.connection(), query.order_by_asc(audit_event::Column::Id))
+            .await?;
         Ok((
             total,
             rows.into_iter()

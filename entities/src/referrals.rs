@@ -15,8 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
 };
 use sha2::Sha256;
 use uuid::Uuid;
@@ -713,12 +712,14 @@ impl Store {
         if let Some(hash) = &filter.family_hash {
             query = query.filter(referral::Column::FamilyHash.eq(hash.clone()));
         }
-        let paginator = query
-            .order_by_desc(referral::Column::CreatedAt)
-            .order_by_asc(referral::Column::Id)
-            .paginate(self.connection(), page.per_page);
-        let total = paginator.num_items().await?;
-        let rows = paginator.fetch_page(page.page.saturating_sub(1)).await?;
+        let (total, rows) = page
+            .fetch(
+                self.connection(),
+                query
+                    .order_by_desc(referral::Column::CreatedAt)
+                    .order_by_asc(referral::Column::Id),
+            )
+            .await?;
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         let mut needs = needs_of(self.connection(), &ids).await?;
         Ok((

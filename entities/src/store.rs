@@ -26,6 +26,20 @@ pub struct Page {
     pub per_page: u64,
 }
 
+impl Page {
+    /// The total number of rows of `query` and the rows of this page.
+    pub async fn fetch<E>(self, db: &DatabaseConnection, query: sea_orm::Select<E>) -> Result<(u64, Vec<E::Model>)>
+    where
+        E: EntityTrait,
+        E::Model: Sync,
+    {
+        let paginator = query.paginate(db, self.per_page);
+        let total = paginator.num_items().await?;
+        let rows = paginator.fetch_page(self.page.saturating_sub(1)).await?;
+        Ok((total, rows))
+    }
+}
+
 /// Filters shared by the directory lists.
 #[derive(Clone, Debug, Default)]
 pub struct ListFilter {
@@ -231,12 +245,14 @@ impl Store {
         if let Some(id) = filter.organization_id {
             query = query.filter(organization::Column::Id.eq(id));
         }
-        let paginator = query
-            .order_by_asc(organization::Column::Name)
-            .order_by_asc(organization::Column::Id)
-            .paginate(&self.db, page.per_page);
-        let total = paginator.num_items().await?;
-        let rows = paginator.fetch_page(page.page.saturating_sub(1)).await?;
+        let (total, rows) = page
+            .fetch(
+                &self.db,
+                query
+                    .order_by_asc(organization::Column::Name)
+                    .order_by_asc(organization::Column::Id),
+            )
+            .await?;
         Ok((total, rows.into_iter().map(organization_from_row).collect()))
     }
 
@@ -283,12 +299,14 @@ impl Store {
         if let Some(id) = filter.organization_id {
             query = query.filter(location::Column::OrganizationId.eq(id));
         }
-        let paginator = query
-            .order_by_asc(location::Column::Name)
-            .order_by_asc(location::Column::Id)
-            .paginate(&self.db, page.per_page);
-        let total = paginator.num_items().await?;
-        let rows = paginator.fetch_page(page.page.saturating_sub(1)).await?;
+        let (total, rows) = page
+            .fetch(
+                &self.db,
+                query
+                    .order_by_asc(location::Column::Name)
+                    .order_by_asc(location::Column::Id),
+            )
+            .await?;
         Ok((total, rows.into_iter().map(location_from_row).collect()))
     }
 
@@ -331,12 +349,14 @@ impl Store {
         if let Some(id) = filter.organization_id {
             query = query.filter(service::Column::OrganizationId.eq(id));
         }
-        let paginator = query
-            .order_by_asc(service::Column::Name)
-            .order_by_asc(service::Column::Id)
-            .paginate(&self.db, page.per_page);
-        let total = paginator.num_items().await?;
-        let rows = paginator.fetch_page(page.page.saturating_sub(1)).await?;
+        let (total, rows) = page
+            .fetch(
+                &self.db,
+                query
+                    .order_by_asc(service::Column::Name)
+                    .order_by_asc(service::Column::Id),
+            )
+            .await?;
         Ok((total, assemble_services(&self.db, rows).await?))
     }
 
