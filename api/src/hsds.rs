@@ -8,7 +8,7 @@
 //! GeoJSON string with `extent_type` `geojson`. Term ids are the seed data's: `uuid5(ns, "term:<code>")`.
 //!
 //! Responses are built as JSON values by the mapping functions below (typed objects for the whole HSDS
-//! shape would be enormous); they are validated against `shared/hsds-3.0/compiled/` by the tests.
+//! shape would be enormous); they are validated against `docs/hsds-3.0/compiled/` by the tests.
 //! Confidential locations lose address and coordinates exactly as in `/v1`.
 
 use std::collections::{HashMap, HashSet};

@@ -7,7 +7,7 @@ use entities::taxonomy::Taxonomy;
 use indexer::gazetteer::Gazetteer;
 use serde_json::Value;
 
-const SERVICE_SCHEMA: &str = include_str!("../../../shared/hsds-3.0/compiled/service.json");
+const SERVICE_SCHEMA: &str = include_str!("../../docs/hsds-3.0/compiled/service.json");
 
 fn in_denmark(latitude: f64, longitude: f64) -> bool {
     (54.5..=57.8).contains(&latitude) && (8.0..=15.2).contains(&longitude)

@@ -644,7 +644,7 @@ mod tests {
     #[test]
     fn the_hsds_example_parses() {
         let example: Value =
-            serde_json::from_str(include_str!("../../../shared/hsds-3.0/examples/service_full.json")).unwrap();
+            serde_json::from_str(include_str!("../../docs/hsds-3.0/examples/service_full.json")).unwrap();
         let batch = parse(&example, &needs()).unwrap();
         assert_eq!(batch.services.len(), 1);
         assert_eq!(batch.organizations.len(), 1);

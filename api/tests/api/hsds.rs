@@ -1,4 +1,4 @@
-//! The HSDS 3.0 read API: every endpoint's output validated against `shared/hsds-3.0`, paging, filters,
+//! The HSDS 3.0 read API: every endpoint's output validated against `docs/hsds-3.0`, paging, filters,
 //! ndjson, confidential redaction, a lossless round trip and a mirror that follows `/v1/changes`.
 
 use std::collections::BTreeMap;
@@ -19,7 +19,7 @@ on_both_backends!(
     proximity_never_finds_a_service_through_a_hidden_location,
 );
 
-/// A schema from `shared/hsds-3.0`, with `{"$ref": "other.json"}` replaced by that file (resolved locally:
+/// A schema from `docs/hsds-3.0`, with `{"$ref": "other.json"}` replaced by that file (resolved locally:
 /// the per-object schemas refer to their neighbours by relative file name).
 fn load(name: &str) -> Value {
     fn inline(value: &mut Value, depth: usize) {
@@ -46,7 +46,7 @@ fn load(name: &str) -> Value {
 }
 
 fn load_raw(name: &str) -> Value {
-    let path = format!("{}/../../shared/hsds-3.0/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../docs/hsds-3.0/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
 }
 

@@ -11,7 +11,7 @@ on_both_backends!(
 );
 
 fn example() -> Value {
-    serde_json::from_str(include_str!("../../../../shared/hsds-3.0/examples/service_full.json")).unwrap()
+    serde_json::from_str(include_str!("../../../docs/hsds-3.0/examples/service_full.json")).unwrap()
 }
 
 async fn import(app: &TestApp, document: &Value) -> reqwest::Response {
