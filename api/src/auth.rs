@@ -18,18 +18,30 @@ use crate::state::AppState;
 /// The resolved caller of one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
+    /// The API key, for apps.
     pub key_id: Option<Uuid>,
+    /// The logged-in person, for the web app.
+    pub person_id: Option<Uuid>,
     /// None for anonymous callers.
     pub role: Option<Role>,
     pub organization_id: Option<Uuid>,
+    /// A caseworker person's team: colleagues of one team see each other's referrals.
+    pub team: Option<String>,
 }
 
 impl Caller {
     pub const ANONYMOUS: Caller = Caller {
         key_id: None,
+        person_id: None,
         role: None,
         organization_id: None,
+        team: None,
     };
+
+    /// The key or person acting: what referrals record as their sender and events as their actor.
+    pub fn principal_id(&self) -> Option<Uuid> {
+        self.person_id.or(self.key_id)
+    }
 
     pub fn role_name(&self) -> &'static str {
         self.role.map_or("anonymous", Role::as_str)
@@ -116,8 +128,10 @@ impl<E: Endpoint> Endpoint for AuthenticateEndpoint<E> {
                 match self.state.store.authenticate(secret).await {
                     Ok(Some(holder)) => Caller {
                         key_id: Some(holder.key_id),
+                        person_id: None,
                         role: Some(holder.role),
                         organization_id: holder.organization_id,
+                        team: None,
                     },
                     Ok(None) => return Ok(unauthorized("unknown or revoked API key")),
                     Err(error) => return Ok(crate::problem::ProblemResponse::from(error).into_response()),

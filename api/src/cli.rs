@@ -32,6 +32,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage the people who log in to the web app (caseworkers, partners, admins).
+    #[command(subcommand)]
+    Users(UsersCommand),
     /// Import Open Referral HSDS 3.0 JSON files (upsert by id). A `.json` file is all or nothing; an
     /// `.ndjson`/`.jsonl` file (one document per line) is imported in batches with progress, each batch all
     /// or nothing, so an interrupted import can simply be run again.
@@ -83,6 +86,33 @@ pub enum KeysCommand {
         #[arg(long)]
         label: Option<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UsersCommand {
+    /// Create a person; a one-time password is printed alone on the last line (or give one on stdin).
+    Create {
+        #[arg(long)]
+        email: String,
+        /// caseworker, partner or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// The organization a partner acts for.
+        #[arg(long)]
+        organization: Option<Uuid>,
+        #[arg(long)]
+        name: Option<String>,
+        /// Caseworkers of one team see each other's referrals.
+        #[arg(long)]
+        team: Option<String>,
+        /// Read the password from standard input (first line) instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List people: e-mail, role, organization, team, status.
+    List,
+    /// Disable a person: they can no longer log in and their sessions end.
+    Disable { email: String },
 }
 
 /// An age given as a number of months or days.

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use api::cli::{Cli, Command, KeysCommand, ServeArgs};
+use api::cli::{Cli, Command, KeysCommand, ServeArgs, UsersCommand};
 use clap::Parser;
 
 #[tokio::main]
@@ -37,6 +37,12 @@ async fn main() -> anyhow::Result<()> {
             let (id, secret) = store.create_key(*role, *organization, label.clone()).await?;
             println!("created {role} key {id}");
             println!("{secret}");
+        }
+        Command::Users(command) => {
+            let config = cli.config(false);
+            std::fs::create_dir_all(&config.data_dir)?;
+            let store = api::open_store(&config).await?;
+            users(&store, command).await?;
         }
         Command::Import { files } => {
             let config = cli.config(false);
@@ -211,4 +217,67 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
     tracing::info!("shutting down");
+}
+
+async fn users(store: &entities::Store, command: &UsersCommand) -> anyhow::Result<()> {
+    match command {
+        UsersCommand::Create {
+            email,
+            role,
+            organization,
+            name,
+            team,
+            password_stdin,
+        } => {
+            let password = if *password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .context("reading the password from stdin")?;
+                Some(line.trim_end_matches(['\r', '\n']).to_owned())
+            } else {
+                None
+            };
+            let (person, password) = store
+                .create_person(entities::people::NewPerson {
+                    email: email.clone(),
+                    role: *role,
+                    organization_id: *organization,
+                    name: name.clone(),
+                    team: team.clone(),
+                    password: password.clone(),
+                })
+                .await?;
+            println!("created {} {} ({})", person.role, person.email, person.id);
+            if !*password_stdin {
+                println!("one-time password (log in at /login):");
+                println!("{password}");
+            }
+        }
+        UsersCommand::List => {
+            for person in store.list_people().await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    person.id,
+                    person.email,
+                    person.role,
+                    person
+                        .organization_id
+                        .map(|o| o.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    person.team.as_deref().unwrap_or("-"),
+                    if person.disabled_at.is_some() {
+                        "disabled"
+                    } else {
+                        "active"
+                    },
+                );
+            }
+        }
+        UsersCommand::Disable { email } => {
+            let person = store.disable_person(email).await?;
+            println!("disabled {}", person.email);
+        }
+    }
+    Ok(())
 }

@@ -180,7 +180,7 @@ pub struct Referral {
     pub service_id: Uuid,
     /// The receiving organization (offers the service).
     pub organization_id: Uuid,
-    /// The caseworker key that sent it.
+    /// The caseworker that sent it: a key's id, or a person's id when sent from the web app.
     pub sender_key_id: Uuid,
     /// HMAC of the family_ref, to link a family's referrals; shown to the sender and admins, null after purge.
     pub family_hash: Option<String>,
@@ -282,7 +282,10 @@ pub struct ReferralEventList {
 #[derive(Clone, Debug, Object)]
 pub struct AuditEntry {
     pub id: i64,
+    /// The API key that acted (apps).
     pub key_id: Option<Uuid>,
+    /// The person that acted (web app users; see `brobygger users list`).
+    pub person_id: Option<Uuid>,
     pub role: String,
     pub organization_id: Option<Uuid>,
     /// create, read, list, transition, events, report.
@@ -502,11 +505,15 @@ fn not_found(id: Uuid) -> ApiError {
     ApiError::NotFound(format!("referral {id} not found"))
 }
 
-/// The actor a caller is towards one referral; 404 for referrals that are not theirs.
+/// The actor a caller is towards one referral; 404 for referrals that are not theirs. A caseworker acts as
+/// the sender for referrals it sent and for those its team sent (colleagues cover for each other).
 fn actor_for(caller: &Caller, referral: &domain::Referral) -> Result<Actor, ApiError> {
+    let same_team = caller.team.is_some() && caller.team == referral.sender_team;
     match caller.role {
         Some(Role::Admin) => Ok(Actor::Admin),
-        Some(Role::Caseworker) if caller.key_id == Some(referral.sender_key_id) => Ok(Actor::Sender),
+        Some(Role::Caseworker) if caller.principal_id() == Some(referral.sender_key_id) || same_team => {
+            Ok(Actor::Sender)
+        }
         Some(Role::Partner) if caller.organization_id == Some(referral.organization_id) => Ok(Actor::ReceivingPartner),
         _ => Err(not_found(referral.id)),
     }
@@ -516,23 +523,37 @@ fn acting_key(caller: &Caller, actor: Actor) -> ActingKey {
     ActingKey {
         actor,
         role: caller.role_name().to_owned(),
-        key_id: caller.key_id,
+        key_id: caller.principal_id(),
         organization_id: caller.organization_id,
     }
 }
 
 const REFERRAL_ROLES: &[Role] = &[Role::Admin, Role::Caseworker, Role::Partner];
 
-pub struct ReferralApi {
-    pub state: Arc<AppState>,
+/// Whose referrals a caseworker lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SenderScope {
+    /// Those the caller sent.
+    Mine,
+    /// Those the caller or anyone of its team sent.
+    Team,
 }
 
-impl ReferralApi {
-    async fn audit(&self, caller: &Caller, action: &str, entity: &str, id: Option<Uuid>) -> Result<(), ApiError> {
+/// The referral rules as one caller may use them: every access check, the partner's first read, and the
+/// audit row of every read and write. Both the JSON API and the web app go through here.
+pub struct Referrals<'a> {
+    pub state: &'a AppState,
+    pub caller: &'a Caller,
+}
+
+impl Referrals<'_> {
+    async fn audit(&self, action: &str, entity: &str, id: Option<Uuid>) -> Result<(), ApiError> {
+        let caller = self.caller;
         self.state
             .store
             .record_audit(
                 caller.key_id,
+                caller.person_id,
                 caller.role_name(),
                 caller.organization_id,
                 action,
@@ -544,16 +565,129 @@ impl ReferralApi {
     }
 
     /// Loads a referral the caller may see (404 otherwise) and the caller's actor towards it.
-    async fn visible(&self, caller: &Caller, id: Uuid) -> Result<(domain::Referral, Actor), ApiError> {
-        caller.require(REFERRAL_ROLES)?;
+    async fn visible(&self, id: Uuid) -> Result<(domain::Referral, Actor), ApiError> {
+        self.caller.require(REFERRAL_ROLES)?;
         let referral = match self.state.store.get_referral(id).await {
             Err(entities::Error::NotFound { .. }) => return Err(not_found(id)),
             other => other?,
         };
-        let actor = actor_for(caller, &referral)?;
+        let actor = actor_for(self.caller, &referral)?;
         Ok((referral, actor))
     }
 
+    /// A caseworker refers a family.
+    pub async fn create(&self, new: domain::NewReferral) -> Result<domain::Referral, ApiError> {
+        self.caller.require(&[Role::Caseworker])?;
+        let sender = self
+            .caller
+            .principal_id()
+            .ok_or_else(|| ApiError::Unauthorized("a caseworker key is needed".into()))?;
+        let referral = self
+            .state
+            .store
+            .create_referral(new, sender, self.caller.team.clone(), &self.state.referral_secret)
+            .await?;
+        self.audit("create", "referral", Some(referral.id)).await?;
+        Ok(referral)
+    }
+
+    /// A page of the referrals the caller may see, with the caller's actor towards them: a caseworker's own
+    /// (or its team's), a partner's inbox, or all (admin). `filter` carries the caller's own filters.
+    pub async fn list(
+        &self,
+        mut filter: ReferralFilter,
+        scope: SenderScope,
+        page: entities::store::Page,
+    ) -> Result<(u64, Vec<domain::Referral>, Actor), ApiError> {
+        let caller = self.caller;
+        caller.require(REFERRAL_ROLES)?;
+        let actor = match caller.role {
+            Some(Role::Caseworker) => {
+                filter.sender_key_id = Some(caller.principal_id().unwrap_or_else(Uuid::nil));
+                filter.sender_team = caller.team.clone().filter(|_| scope == SenderScope::Team);
+                Actor::Sender
+            }
+            Some(Role::Partner) => {
+                // The family hash is not shown to partners; filtering by family would link the same way.
+                if filter.family_hash.is_some() {
+                    return Err(ApiError::Forbidden(
+                        "only the sender and admins may filter by family_ref".into(),
+                    ));
+                }
+                filter.organization_id = Some(caller.organization_id.unwrap_or_else(Uuid::nil));
+                Actor::ReceivingPartner
+            }
+            _ => Actor::Admin,
+        };
+        let (total, items) = self.state.store.list_referrals(&filter, page).await?;
+        for referral in &items {
+            self.audit("list", "referral", Some(referral.id)).await?;
+        }
+        Ok((total, items, actor))
+    }
+
+    /// Reads one referral; the receiving partner's first read marks it `received`.
+    pub async fn open(&self, id: Uuid) -> Result<(domain::Referral, Actor), ApiError> {
+        let (mut referral, actor) = self.visible(id).await?;
+        if actor == Actor::ReceivingPartner && referral.status == rules::ReferralStatus::Requested {
+            let received = self
+                .state
+                .store
+                .transition_referral(
+                    id,
+                    Some(referral.version),
+                    rules::ReferralStatus::Received,
+                    &acting_key(self.caller, actor),
+                    None,
+                    None,
+                )
+                .await;
+            referral = match received {
+                Ok(referral) => referral,
+                // Someone else moved it first (another read, or a transition): show what is there now.
+                Err(entities::Error::VersionMismatch { .. } | entities::Error::Transition(_)) => {
+                    self.state.store.get_referral(id).await?
+                }
+                Err(error) => return Err(error.into()),
+            };
+        }
+        self.audit("read", "referral", Some(id)).await?;
+        Ok((referral, actor))
+    }
+
+    /// Moves a referral; `expected_version` guards against a stale page (412).
+    pub async fn transition(
+        &self,
+        id: Uuid,
+        expected_version: Option<i64>,
+        to: rules::ReferralStatus,
+        reason: Option<String>,
+        note: Option<String>,
+    ) -> Result<(domain::Referral, Actor), ApiError> {
+        let (_, actor) = self.visible(id).await?;
+        let referral = self
+            .state
+            .store
+            .transition_referral(id, expected_version, to, &acting_key(self.caller, actor), reason, note)
+            .await?;
+        self.audit("transition", "referral", Some(id)).await?;
+        Ok((referral, actor))
+    }
+
+    /// A referral's status changes, oldest first.
+    pub async fn events(&self, id: Uuid) -> Result<Vec<domain::ReferralEvent>, ApiError> {
+        self.visible(id).await?;
+        let events = self.state.store.referral_events(id).await?;
+        self.audit("events", "referral", Some(id)).await?;
+        Ok(events)
+    }
+}
+
+pub struct ReferralApi {
+    pub state: Arc<AppState>,
+}
+
+impl ReferralApi {
     fn record(referral: domain::Referral, actor: Actor) -> ReferralRecord {
         let tag = etag(referral.version);
         ReferralRecord::Ok(Json(Referral::for_caller(referral, actor)), tag)
@@ -569,10 +703,6 @@ impl ReferralApi {
     #[oai(path = "/referrals", method = "post", tag = "ReferralTag::Referrals")]
     async fn create_referral(&self, auth: Auth, body: Json<ReferralInput>) -> ApiResult<ReferralRecord> {
         let caller = auth.caller();
-        caller.require(&[Role::Caseworker])?;
-        let key_id = caller
-            .key_id
-            .ok_or_else(|| ApiError::Unauthorized("a caseworker key is needed".into()))?;
         let input = body.0;
         let new = domain::NewReferral {
             service_id: input.service_id,
@@ -590,12 +720,12 @@ impl ReferralApi {
                 Priority::Urgent => domain::Priority::Urgent,
             },
         };
-        let referral = self
-            .state
-            .store
-            .create_referral(new, key_id, &self.state.referral_secret)
-            .await?;
-        self.audit(&caller, "create", "referral", Some(referral.id)).await?;
+        let referral = Referrals {
+            state: &self.state,
+            caller: &caller,
+        }
+        .create(new)
+        .await?;
         let tag = etag(referral.version);
         let location = format!("/v1/referrals/{}", referral.id);
         Ok(ReferralRecord::Created(
@@ -618,35 +748,19 @@ impl ReferralApi {
         family_ref: Query<Option<String>>,
     ) -> ApiResult<Json<PageOf<Referral>>> {
         let caller = auth.caller();
-        caller.require(REFERRAL_ROLES)?;
         let page = page_of(page.0, per_page.0)?;
-        let mut filter = ReferralFilter {
+        let filter = ReferralFilter {
             service_id: service_id.0,
             status: status.0.map(Into::into),
             family_hash: family_ref.0.as_deref().map(|f| self.state.referral_secret.hash(f)),
             ..Default::default()
         };
-        let actor = match caller.role {
-            Some(Role::Caseworker) => {
-                filter.sender_key_id = Some(caller.key_id.unwrap_or_else(Uuid::nil));
-                Actor::Sender
-            }
-            Some(Role::Partner) => {
-                // The family hash is not shown to partners; filtering by family would link the same way.
-                if filter.family_hash.is_some() {
-                    return Err(
-                        ApiError::Forbidden("only the sender and admins may filter by family_ref".into()).into(),
-                    );
-                }
-                filter.organization_id = Some(caller.organization_id.unwrap_or_else(Uuid::nil));
-                Actor::ReceivingPartner
-            }
-            _ => Actor::Admin,
-        };
-        let (total, items) = self.state.store.list_referrals(&filter, page).await?;
-        for referral in &items {
-            self.audit(&caller, "list", "referral", Some(referral.id)).await?;
+        let (total, items, actor) = Referrals {
+            state: &self.state,
+            caller: &caller,
         }
+        .list(filter, SenderScope::Mine, page)
+        .await?;
         Ok(Json(PageOf {
             total,
             page: page.page,
@@ -659,30 +773,12 @@ impl ReferralApi {
     #[oai(path = "/referrals/:id", method = "get", tag = "ReferralTag::Referrals")]
     async fn get_referral(&self, auth: Auth, id: Path<Uuid>) -> ApiResult<ReferralRecord> {
         let caller = auth.caller();
-        let (mut referral, actor) = self.visible(&caller, id.0).await?;
-        if actor == Actor::ReceivingPartner && referral.status == rules::ReferralStatus::Requested {
-            let received = self
-                .state
-                .store
-                .transition_referral(
-                    id.0,
-                    Some(referral.version),
-                    rules::ReferralStatus::Received,
-                    &acting_key(&caller, actor),
-                    None,
-                    None,
-                )
-                .await;
-            referral = match received {
-                Ok(referral) => referral,
-                // Someone else moved it first (another read, or a transition): show what is there now.
-                Err(entities::Error::VersionMismatch { .. } | entities::Error::Transition(_)) => {
-                    self.state.store.get_referral(id.0).await?
-                }
-                Err(error) => return Err(error.into()),
-            };
+        let (referral, actor) = Referrals {
+            state: &self.state,
+            caller: &caller,
         }
-        self.audit(&caller, "read", "referral", Some(id.0)).await?;
+        .open(id.0)
+        .await?;
         Ok(Self::record(referral, actor))
     }
 
@@ -699,21 +795,13 @@ impl ReferralApi {
         body: Json<TransitionInput>,
     ) -> ApiResult<ReferralRecord> {
         let caller = auth.caller();
-        let (_, actor) = self.visible(&caller, id.0).await?;
         let expected = expected_version(if_match.0.as_deref())?.or(body.0.version);
-        let referral = self
-            .state
-            .store
-            .transition_referral(
-                id.0,
-                expected,
-                body.0.to.into(),
-                &acting_key(&caller, actor),
-                body.0.reason,
-                body.0.note,
-            )
-            .await?;
-        self.audit(&caller, "transition", "referral", Some(id.0)).await?;
+        let (referral, actor) = Referrals {
+            state: &self.state,
+            caller: &caller,
+        }
+        .transition(id.0, expected, body.0.to.into(), body.0.reason, body.0.note)
+        .await?;
         Ok(Self::record(referral, actor))
     }
 
@@ -721,9 +809,12 @@ impl ReferralApi {
     #[oai(path = "/referrals/:id/events", method = "get", tag = "ReferralTag::Referrals")]
     async fn events(&self, auth: Auth, id: Path<Uuid>) -> ApiResult<Json<ReferralEventList>> {
         let caller = auth.caller();
-        self.visible(&caller, id.0).await?;
-        let events = self.state.store.referral_events(id.0).await?;
-        self.audit(&caller, "events", "referral", Some(id.0)).await?;
+        let events = Referrals {
+            state: &self.state,
+            caller: &caller,
+        }
+        .events(id.0)
+        .await?;
         Ok(Json(ReferralEventList {
             items: events
                 .into_iter()
@@ -752,6 +843,7 @@ impl ReferralApi {
         per_page: Query<Option<u64>>,
         referral_id: Query<Option<Uuid>>,
         key_id: Query<Option<Uuid>>,
+        person_id: Query<Option<Uuid>>,
         /// From this time (inclusive): YYYY-MM-DD or RFC 3339.
         from: Query<Option<String>>,
         /// Up to this time (exclusive; a date includes that whole day).
@@ -762,6 +854,7 @@ impl ReferralApi {
         let filter = AuditFilter {
             entity_id: referral_id.0,
             key_id: key_id.0,
+            person_id: person_id.0,
             from: from.0.as_deref().map(|v| parse_bound("from", v, false)).transpose()?,
             to: to.0.as_deref().map(|v| parse_bound("to", v, true)).transpose()?,
         };
@@ -775,6 +868,7 @@ impl ReferralApi {
                 .map(|a| AuditEntry {
                     id: a.id,
                     key_id: a.key_id,
+                    person_id: a.person_id,
                     role: a.role,
                     organization_id: a.organization_id,
                     action: a.action,
@@ -814,7 +908,12 @@ impl ReferralApi {
         }
         let group_by = group_by.0.unwrap_or(GroupBy::Status);
         let report = self.state.store.referral_report(from, to, group_by.into()).await?;
-        self.audit(&caller, "report", "referral-report", None).await?;
+        Referrals {
+            state: &self.state,
+            caller: &caller,
+        }
+        .audit("report", "referral-report", None)
+        .await?;
         let report = ReferralReport {
             from,
             to,

@@ -143,9 +143,39 @@ fn weekday(code: &str) -> Option<u8> {
         .map(|i| i as u8)
 }
 
-impl SearchApi {
+/// The parameters of a search, as `GET /v1/search` and the web app's search page take them.
+#[derive(Clone, Debug, Default)]
+pub struct SearchParams {
+    pub q: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub near: Option<String>,
+    pub radius_km: Option<f64>,
+    pub need: Vec<String>,
+    pub age: Option<u32>,
+    pub language: Option<String>,
+    pub free: Option<bool>,
+    pub open_on: Option<String>,
+    pub open_at: Option<String>,
+    pub page: Option<u64>,
+    pub per_page: Option<u64>,
+}
+
+/// The search rules, shared by the JSON API and the web app: parameter checks, the query on a blocking
+/// thread, hits built from the index's cards with confidential places redacted per caller.
+pub struct Search<'a> {
+    pub state: &'a AppState,
+    pub caller: &'a Caller,
+}
+
+impl Search<'_> {
     /// The point of a request: explicit coordinates or a gazetteer place.
-    fn point(&self, lat: Option<f64>, lon: Option<f64>, near: Option<&str>) -> Result<Option<(f64, f64)>, ApiError> {
+    pub fn point(
+        &self,
+        lat: Option<f64>,
+        lon: Option<f64>,
+        near: Option<&str>,
+    ) -> Result<Option<(f64, f64)>, ApiError> {
         match (lat, lon, near) {
             (Some(lat), Some(lon), _) => {
                 let mut check = entities::directory::Checker::default();
@@ -167,7 +197,7 @@ impl SearchApi {
         }
     }
 
-    fn radius(point: Option<(f64, f64)>, radius_km: Option<f64>) -> Result<Option<f64>, ApiError> {
+    pub fn radius(point: Option<(f64, f64)>, radius_km: Option<f64>) -> Result<Option<f64>, ApiError> {
         match radius_km {
             Some(r) if !(r > 0.0 && r <= MAX_RADIUS_KM) => Err(ApiError::BadRequest(format!(
                 "radius_km must be above 0 and at most {MAX_RADIUS_KM}"
@@ -177,7 +207,7 @@ impl SearchApi {
         }
     }
 
-    fn check_needs(&self, needs: &[String]) -> Result<(), ApiError> {
+    pub fn check_needs(&self, needs: &[String]) -> Result<(), ApiError> {
         let errors: Vec<_> = needs
             .iter()
             .enumerate()
@@ -204,7 +234,8 @@ impl SearchApi {
 
     /// Builds hits from the cards stored with them in the index, in rank order, redacting confidential
     /// places per caller. No database round trip: the index is updated with every write.
-    fn hits(results: &SearchResults, caller: &Caller) -> Vec<SearchHit> {
+    fn hits(&self, results: &SearchResults) -> Vec<SearchHit> {
+        let caller = self.caller;
         let round = |km: f64| (km * 100.0).round() / 100.0;
         results
             .hits
@@ -261,56 +292,26 @@ impl SearchApi {
             })
             .collect()
     }
-}
-
-#[OpenApi(prefix_path = "/v1")]
-impl SearchApi {
-    /// Search services
-    ///
-    /// Free text in Danish or English (compounds, typos and synonyms handled), a point (`lat`+`lon` or
-    /// `near`) with a radius, and filters. Only active services; one hit per service at its nearest location.
-    #[oai(path = "/search", method = "get", tag = "SearchTag::Search")]
-    #[allow(clippy::too_many_arguments)]
-    async fn search(
-        &self,
-        auth: Auth,
-        /// What the family said, in their words.
-        q: Query<Option<String>>,
-        lat: Query<Option<f64>>,
-        lon: Query<Option<f64>>,
-        /// Place name or postcode, instead of lat/lon.
-        near: Query<Option<String>>,
-        /// Default 5 when a point is given; at most 100.
-        radius_km: Query<Option<f64>>,
-        /// Need codes (repeatable; any of them).
-        need: Query<Vec<String>>,
-        age: Query<Option<u32>>,
-        /// ISO 639-1 language code.
-        language: Query<Option<String>>,
-        free: Query<Option<bool>>,
-        /// Day: mo, tu, we, th, fr, sa, su.
-        open_on: Query<Option<String>>,
-        /// Time of day `HH:MM`; with `open_on` on that day, else on any day.
-        open_at: Query<Option<String>>,
-        page: Query<Option<u64>>,
-        per_page: Query<Option<u64>>,
-    ) -> ApiResult<Json<SearchResponse>> {
-        let caller = auth.caller();
-        let paging = crate::directory::page_of(page.0, per_page.0)?;
-        let text = q.0.filter(|t| !t.trim().is_empty());
+    /// Runs a search as `GET /v1/search` describes it.
+    pub async fn search(&self, params: SearchParams) -> Result<SearchResponse, ApiError> {
+        let caller = self.caller;
+        let paging = crate::directory::page_of(params.page, params.per_page)?;
+        let text = params.q.filter(|t| !t.trim().is_empty());
         if text.as_ref().is_some_and(|t| t.chars().count() > MAX_QUERY_CHARS) {
-            return Err(ApiError::BadRequest(format!("q must be at most {MAX_QUERY_CHARS} characters")).into());
+            return Err(ApiError::BadRequest(format!(
+                "q must be at most {MAX_QUERY_CHARS} characters"
+            )));
         }
-        let point = self.point(lat.0, lon.0, near.0.as_deref())?;
-        let radius_km = Self::radius(point, radius_km.0)?;
-        self.check_needs(&need.0)?;
-        let open_on = match open_on.0.as_deref() {
+        let point = self.point(params.lat, params.lon, params.near.as_deref())?;
+        let radius_km = Self::radius(point, params.radius_km)?;
+        self.check_needs(&params.need)?;
+        let open_on = match params.open_on.as_deref() {
             Some(day) => Some(
                 weekday(day).ok_or_else(|| ApiError::BadRequest(format!("open_on `{day}` is not one of mo..su")))?,
             ),
             None => None,
         };
-        let open_at = match open_at.0.as_deref() {
+        let open_at = match params.open_at.as_deref() {
             Some(time) => Some(
                 parse_clock(time)
                     .filter(|m| *m < 1440)
@@ -324,10 +325,10 @@ impl SearchApi {
                 text,
                 point,
                 radius_km,
-                needs: need.0,
-                age: age.0,
-                language: language.0.map(|l| l.to_lowercase()),
-                free: free.0,
+                needs: params.need,
+                age: params.age,
+                language: params.language.map(|l| l.to_lowercase()),
+                free: params.free,
                 open_on,
                 open_at,
                 offset,
@@ -335,8 +336,8 @@ impl SearchApi {
                 include_confidential: caller.sees_all_confidential(),
             })
             .await?;
-        let items = Self::hits(&results, &caller);
-        Ok(Json(SearchResponse {
+        let items = self.hits(&results);
+        Ok(SearchResponse {
             total: results.total as u64,
             page: paging.page,
             per_page: paging.per_page,
@@ -345,21 +346,17 @@ impl SearchApi {
                 need: results.need_facets,
                 language: results.language_facets,
             },
-        }))
+        })
     }
 
-    /// Match a family profile
-    ///
-    /// For each of the family's needs, the best offers near them, grouped per need. Offers in one of the
-    /// family's languages rank higher within a group.
-    #[oai(path = "/match", method = "post", tag = "SearchTag::Search")]
-    async fn match_family(&self, auth: Auth, body: Json<FamilyProfile>) -> ApiResult<Json<MatchResponse>> {
-        let caller = auth.caller();
-        let profile = body.0;
+    /// Matches a family profile as `POST /v1/match` describes it: the best offers per need.
+    pub async fn match_family(&self, profile: FamilyProfile) -> Result<MatchResponse, ApiError> {
+        let caller = self.caller;
         if profile.needs.is_empty() || profile.needs.len() > 20 {
-            return Err(
-                ApiError::Invalid(vec![entities::FieldError::new("needs", "give between 1 and 20 needs")]).into(),
-            );
+            return Err(ApiError::Invalid(vec![entities::FieldError::new(
+                "needs",
+                "give between 1 and 20 needs",
+            )]));
         }
         let point = self.point(profile.latitude, profile.longitude, profile.near.as_deref())?;
         let radius_km = Self::radius(point, profile.radius_km)?;
@@ -382,7 +379,7 @@ impl SearchApi {
             }
         }
         if !errors.is_empty() {
-            return Err(ApiError::Invalid(errors).into());
+            return Err(ApiError::Invalid(errors));
         }
         let languages: Vec<String> = profile.languages.iter().map(|l| l.to_lowercase()).collect();
         let mut groups = Vec::new();
@@ -432,9 +429,83 @@ impl SearchApi {
             groups.push(NeedMatches {
                 need: need.code.clone().or_else(|| need.text.clone()).unwrap_or_default(),
                 total: total as u64,
-                items: Self::hits(&results, &caller),
+                items: self.hits(&results),
             });
         }
-        Ok(Json(MatchResponse { groups }))
+        Ok(MatchResponse { groups })
+    }
+}
+
+#[OpenApi(prefix_path = "/v1")]
+impl SearchApi {
+    /// Search services
+    ///
+    /// Free text in Danish or English (compounds, typos and synonyms handled), a point (`lat`+`lon` or
+    /// `near`) with a radius, and filters. Only active services; one hit per service at its nearest location.
+    #[oai(path = "/search", method = "get", tag = "SearchTag::Search")]
+    #[allow(clippy::too_many_arguments)]
+    async fn search(
+        &self,
+        auth: Auth,
+        /// What the family said, in their words.
+        q: Query<Option<String>>,
+        lat: Query<Option<f64>>,
+        lon: Query<Option<f64>>,
+        /// Place name or postcode, instead of lat/lon.
+        near: Query<Option<String>>,
+        /// Default 5 when a point is given; at most 100.
+        radius_km: Query<Option<f64>>,
+        /// Need codes (repeatable; any of them).
+        need: Query<Vec<String>>,
+        age: Query<Option<u32>>,
+        /// ISO 639-1 language code.
+        language: Query<Option<String>>,
+        free: Query<Option<bool>>,
+        /// Day: mo, tu, we, th, fr, sa, su.
+        open_on: Query<Option<String>>,
+        /// Time of day `HH:MM`; with `open_on` on that day, else on any day.
+        open_at: Query<Option<String>>,
+        page: Query<Option<u64>>,
+        per_page: Query<Option<u64>>,
+    ) -> ApiResult<Json<SearchResponse>> {
+        let caller = auth.caller();
+        let params = SearchParams {
+            q: q.0,
+            lat: lat.0,
+            lon: lon.0,
+            near: near.0,
+            radius_km: radius_km.0,
+            need: need.0,
+            age: age.0,
+            language: language.0,
+            free: free.0,
+            open_on: open_on.0,
+            open_at: open_at.0,
+            page: page.0,
+            per_page: per_page.0,
+        };
+        let response = Search {
+            state: &self.state,
+            caller: &caller,
+        }
+        .search(params)
+        .await?;
+        Ok(Json(response))
+    }
+
+    /// Match a family profile
+    ///
+    /// For each of the family's needs, the best offers near them, grouped per need. Offers in one of the
+    /// family's languages rank higher within a group.
+    #[oai(path = "/match", method = "post", tag = "SearchTag::Search")]
+    async fn match_family(&self, auth: Auth, body: Json<FamilyProfile>) -> ApiResult<Json<MatchResponse>> {
+        let caller = auth.caller();
+        let response = Search {
+            state: &self.state,
+            caller: &caller,
+        }
+        .match_family(body.0)
+        .await?;
+        Ok(Json(response))
     }
 }

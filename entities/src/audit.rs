@@ -1,7 +1,7 @@
 //! The audit trail: who did what to which record, when. Written for every access to sensitive data.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::error::Result;
@@ -12,6 +12,7 @@ use crate::tables::audit_event;
 pub struct AuditEvent {
     pub id: i64,
     pub key_id: Option<Uuid>,
+    pub person_id: Option<Uuid>,
     pub role: String,
     pub organization_id: Option<Uuid>,
     pub action: String,
@@ -24,14 +25,18 @@ pub struct AuditEvent {
 pub struct AuditFilter {
     pub entity_id: Option<Uuid>,
     pub key_id: Option<Uuid>,
+    pub person_id: Option<Uuid>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
 }
 
 impl Store {
+    /// Records one access by a key (`key_id`) or a person (`person_id`).
+    #[allow(clippy::too_many_arguments)] // one row's columns
     pub async fn record_audit(
         &self,
         key_id: Option<Uuid>,
+        person_id: Option<Uuid>,
         role: &str,
         organization_id: Option<Uuid>,
         action: &str,
@@ -40,6 +45,7 @@ impl Store {
     ) -> Result<()> {
         let row = audit_event::ActiveModel {
             key_id: Set(key_id),
+            person_id: Set(person_id),
             role: Set(role.to_owned()),
             organization_id: Set(organization_id),
             action: Set(action.to_owned()),
@@ -48,20 +54,8 @@ impl Store {
             at: Set(Utc::now()),
             ..Default::default()
         };
-        if self.backend() == DbBackend::Sqlite {
-            // Through the writer queue: a SQLite write outside it would make a concurrent read-then-write
-            // transaction fail with SQLITE_BUSY (its snapshot went stale), which no busy timeout retries.
-            self.write(move |txn| {
-                Box::pin(async move {
-                    row.insert(txn).await?;
-                    Ok(())
-                })
-            })
+        self.write_unlogged(move |txn| Box::pin(async move { Ok(row.insert(txn).await.map(drop)?) }))
             .await
-        } else {
-            row.insert(self.connection()).await?;
-            Ok(())
-        }
     }
 
     pub async fn list_audit(&self, filter: &AuditFilter, page: Page) -> Result<(u64, Vec<AuditEvent>)> {
@@ -71,6 +65,9 @@ impl Store {
         }
         if let Some(id) = filter.key_id {
             query = query.filter(audit_event::Column::KeyId.eq(id));
+        }
+        if let Some(id) = filter.person_id {
+            query = query.filter(audit_event::Column::PersonId.eq(id));
         }
         if let Some(from) = filter.from {
             query = query.filter(audit_event::Column::At.gte(from));
@@ -87,6 +84,7 @@ impl Store {
                 .map(|r| AuditEvent {
                     id: r.id,
                     key_id: r.key_id,
+                    person_id: r.person_id,
                     role: r.role,
                     organization_id: r.organization_id,
                     action: r.action,

@@ -10,6 +10,7 @@ pub mod export;
 pub mod hsds;
 pub mod keys;
 pub mod migration;
+pub mod people;
 pub mod referral_rules;
 pub mod referrals;
 pub mod store;

@@ -172,7 +172,10 @@ pub struct Referral {
     pub service_id: Uuid,
     /// The receiving organization (offers the service).
     pub organization_id: Uuid,
+    /// The sending caseworker: a key's id or a person's id.
     pub sender_key_id: Uuid,
+    /// The sending person's team, when sent from the web app by a caseworker in a team.
+    pub sender_team: Option<String>,
     /// HMAC of the family_ref; None after purge.
     pub family_hash: Option<String>,
     pub needs: Vec<String>,
@@ -234,7 +237,9 @@ impl ActingKey {
 /// Filters of the referral list; access filters (sender, organization) are set by the API from the caller.
 #[derive(Clone, Debug, Default)]
 pub struct ReferralFilter {
+    /// Sent by this key or person; with `sender_team` too: sent by it or by anyone of that team.
     pub sender_key_id: Option<Uuid>,
+    pub sender_team: Option<String>,
     pub organization_id: Option<Uuid>,
     pub service_id: Option<Uuid>,
     pub status: Option<ReferralStatus>,
@@ -400,6 +405,7 @@ fn referral_from_row(row: referral::Model, needs: Vec<String>) -> Referral {
         service_id: row.service_id,
         organization_id: row.organization_id,
         sender_key_id: row.sender_key_id,
+        sender_team: row.sender_team,
         family_hash: row.family_hash,
         needs,
         message: row.message,
@@ -562,12 +568,14 @@ async fn apply_transition(
 }
 
 impl Store {
-    /// Stores a referral sent by the caseworker key `sender_key_id`. The receiving organization is the
-    /// service's; a service whose capacity is `full` rejects it at once (reason `no-capacity`, by the system).
+    /// Stores a referral sent by the caseworker `sender_key_id` (a key's or a person's id) of `sender_team`.
+    /// The receiving organization is the service's; a service whose capacity is `full` rejects it at once
+    /// (reason `no-capacity`, by the system).
     pub async fn create_referral(
         &self,
         input: NewReferral,
         sender_key_id: Uuid,
+        sender_team: Option<String>,
         secret: &FamilySecret,
     ) -> Result<Referral> {
         let now = Utc::now();
@@ -633,6 +641,7 @@ impl Store {
                     service_id: Set(service.id),
                     organization_id: Set(service.organization_id),
                     sender_key_id: Set(sender_key_id),
+                    sender_team: Set(sender_team),
                     family_hash: Set(Some(family_hash)),
                     message: Set(input.message.clone().filter(|m| !m.trim().is_empty())),
                     consent_given_at: Set(consent.given_at),
@@ -697,8 +706,17 @@ impl Store {
     /// A page of referrals, newest first.
     pub async fn list_referrals(&self, filter: &ReferralFilter, page: Page) -> Result<(u64, Vec<Referral>)> {
         let mut query = referral::Entity::find();
-        if let Some(key) = filter.sender_key_id {
-            query = query.filter(referral::Column::SenderKeyId.eq(key));
+        match (filter.sender_key_id, &filter.sender_team) {
+            (Some(key), Some(team)) => {
+                query = query.filter(
+                    sea_orm::Condition::any()
+                        .add(referral::Column::SenderKeyId.eq(key))
+                        .add(referral::Column::SenderTeam.eq(team.clone())),
+                )
+            }
+            (Some(key), None) => query = query.filter(referral::Column::SenderKeyId.eq(key)),
+            (None, Some(team)) => query = query.filter(referral::Column::SenderTeam.eq(team.clone())),
+            (None, None) => {}
         }
         if let Some(org) = filter.organization_id {
             query = query.filter(referral::Column::OrganizationId.eq(org));

@@ -166,6 +166,23 @@ impl Store {
         Ok(value)
     }
 
+    /// Runs `work` in a transaction for writes that stay out of the change log (sessions, lists, audit rows).
+    /// On SQLite it queues with the other writers: a write outside the queue would make a queued
+    /// read-then-write transaction fail with SQLITE_BUSY (its snapshot went stale), which no busy timeout
+    /// retries. PostgreSQL needs no ordering for these, so they skip the change-log lock.
+    pub async fn write_unlogged<T, F>(&self, work: F) -> Result<T>
+    where
+        F: for<'t> FnOnce(&'t DatabaseTransaction) -> std::pin::Pin<Box<dyn Future<Output = Result<T>> + Send + 't>>,
+    {
+        if self.backend() == DbBackend::Sqlite {
+            return self.write(work).await;
+        }
+        let txn = self.db.begin().await?;
+        let value = work(&txn).await?;
+        txn.commit().await?;
+        Ok(value)
+    }
+
     pub async fn ping(&self) -> Result<()> {
         self.db.ping().await?;
         Ok(())

@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_directory;
 mod m20261126_000002_referrals;
+mod m20261201_000003_people;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_directory::Migration),
             Box::new(m20261126_000002_referrals::Migration),
+            Box::new(m20261201_000003_people::Migration),
         ]
     }
 }

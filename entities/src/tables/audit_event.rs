@@ -5,7 +5,11 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
+    /// The API key that acted, for apps.
     pub key_id: Option<Uuid>,
+    /// The person that acted, for web app users.
+    #[sea_orm(nullable)]
+    pub person_id: Option<Uuid>,
     pub role: String,
     pub organization_id: Option<Uuid>,
     pub action: String,

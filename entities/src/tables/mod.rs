@@ -6,9 +6,11 @@
 pub mod api_key;
 pub mod audit_event;
 pub mod change_log;
+pub mod family_list_item;
 pub mod location;
 pub mod need;
 pub mod organization;
+pub mod person;
 pub mod referral;
 pub mod referral_event;
 pub mod referral_need;
@@ -17,3 +19,4 @@ pub mod service;
 pub mod service_at_location;
 pub mod service_language;
 pub mod service_need;
+pub mod web_session;

@@ -12,9 +12,12 @@ pub struct Model {
     /// The receiving organization: the one offering the service when the referral was made.
     #[sea_orm(indexed)]
     pub organization_id: Uuid,
-    /// The caseworker key that sent the referral.
+    /// Who sent the referral: a caseworker key's id, or a caseworker person's id (`person.id`).
     #[sea_orm(indexed)]
     pub sender_key_id: Uuid,
+    /// The sending person's team when sent: colleagues of the same team see the referral too.
+    #[sea_orm(nullable)]
+    pub sender_team: Option<String>,
     #[sea_orm(indexed, nullable)]
     pub family_hash: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
