@@ -136,13 +136,33 @@ async fn limit_body<E: Endpoint>(next: E, mut req: Request, limit: usize) -> poe
     next.call(req).await.map(IntoResponse::into_response)
 }
 
-/// The whole application: API, docs, operational endpoints, with auth, limits, metrics and problem+json.
+/// Sends the web app's paths to the web app and everything else to the API. (The API is nested at `/`, so
+/// the two cannot share one route table.)
+struct WebOrApi<W, A> {
+    web: W,
+    api: A,
+}
+
+impl<W: Endpoint, A: Endpoint> Endpoint for WebOrApi<W, A> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        if crate::web::is_web_path(req.uri().path()) {
+            self.web.call(req).await.map(IntoResponse::into_response)
+        } else {
+            self.api.call(req).await.map(IntoResponse::into_response)
+        }
+    }
+}
+
+/// The whole application: web app, API, docs, operational endpoints, with auth, limits, metrics and
+/// problem+json.
 pub fn build_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     let api = api_service(state.clone());
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
     let metrics_state = state.clone();
-    Route::new()
+    let api_routes = Route::new()
         .nest("/", api)
         .at("/openapi.json", spec)
         .nest("/docs", docs)
@@ -150,30 +170,34 @@ pub fn build_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .at("/hsds/", get(hsds_root))
         .at("/health", get(health))
         .at("/ready", get(ready))
-        .at("/metrics", get(metrics))
-        .around(move |next, req| {
-            let limit = if req.uri().path().starts_with("/v1/import") {
-                IMPORT_BODY_LIMIT
-            } else {
-                BODY_LIMIT
-            };
-            limit_body(next, req, limit)
-        })
-        .with(crate::auth::Authenticate(state.clone()))
-        .data(state)
-        .catch_all_error(render_error)
-        .around(move |next, req| {
-            let state = metrics_state.clone();
-            async move {
-                let route = route_label(req.uri().path());
-                let start = Instant::now();
-                let response = next.call(req).await?.into_response();
-                state
-                    .metrics
-                    .observe(&route, response.status().as_u16(), start.elapsed());
-                Ok(response)
-            }
-        })
+        .at("/metrics", get(metrics));
+    WebOrApi {
+        web: crate::web::routes(state.clone()),
+        api: api_routes,
+    }
+    .around(move |next, req| {
+        let limit = if req.uri().path().starts_with("/v1/import") {
+            IMPORT_BODY_LIMIT
+        } else {
+            BODY_LIMIT
+        };
+        limit_body(next, req, limit)
+    })
+    .with(crate::auth::Authenticate(state.clone()))
+    .data(state)
+    .catch_all_error(render_error)
+    .around(move |next, req| {
+        let state = metrics_state.clone();
+        async move {
+            let route = route_label(req.uri().path());
+            let start = Instant::now();
+            let response = next.call(req).await?.into_response();
+            state
+                .metrics
+                .observe(&route, response.status().as_u16(), start.elapsed());
+            Ok(response)
+        }
+    })
 }
 
 /// Serves `state` on `listener` until `shutdown` completes; in-flight requests get 10 s to finish.
@@ -195,9 +219,27 @@ pub async fn serve(
             }
         })
     };
+    // Family lists older than 30 days and idle sessions are deleted hourly.
+    let pruner = {
+        let state = Arc::downgrade(&state);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                let Some(state) = state.upgrade() else { break };
+                if let Err(error) = state.store.prune_family_lists().await {
+                    tracing::warn!(%error, "pruning family lists failed");
+                }
+                if let Err(error) = state.store.prune_sessions(crate::web::SESSION_IDLE).await {
+                    tracing::warn!(%error, "pruning sessions failed");
+                }
+            }
+        })
+    };
     let served = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(build_app(state), shutdown, Some(Duration::from_secs(10)))
         .await;
     follower.abort();
+    pruner.abort();
     served
 }

@@ -18,6 +18,7 @@ pub mod problem;
 pub mod referrals;
 pub mod search;
 pub mod state;
+pub mod web;
 pub mod wire;
 
 use std::sync::Arc;

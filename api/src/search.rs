@@ -434,6 +434,63 @@ impl Search<'_> {
         }
         Ok(MatchResponse { groups })
     }
+
+    /// One active service as a search hit (at its first active location, no distance), read from the
+    /// database with the same redaction as search hits; None when it is missing or not active.
+    pub async fn hit_by_id(&self, id: Uuid) -> Result<Option<SearchHit>, ApiError> {
+        use entities::directory::{RecordStatus, ServiceStatus};
+        let Some(service) = self.state.store.services_by_id(&[id]).await?.pop() else {
+            return Ok(None);
+        };
+        let data = service.data;
+        if data.status != ServiceStatus::Active {
+            return Ok(None);
+        }
+        let organization = self.state.store.get_organization(data.organization_id).await?;
+        let locations = self.state.store.locations_by_id(&data.location_ids).await?;
+        let location = data
+            .location_ids
+            .iter()
+            .filter_map(|id| locations.get(id))
+            .find(|l| l.data.status == RecordStatus::Active)
+            .map(|l| {
+                let visible = !l.data.confidential || self.caller.sees_confidential(l.data.organization_id);
+                HitLocation {
+                    id: l.meta.id,
+                    name: l.data.name.clone(),
+                    latitude: l.data.latitude.filter(|_| visible),
+                    longitude: l.data.longitude.filter(|_| visible),
+                    address: l.data.address.clone().filter(|_| visible).map(|a| Address {
+                        address_1: a.address_1,
+                        postal_code: a.postal_code,
+                        city: a.city,
+                    }),
+                }
+            });
+        Ok(Some(SearchHit {
+            id,
+            name: data.name,
+            organization: OrganizationRef {
+                id: organization.meta.id,
+                name: organization.data.name,
+            },
+            location,
+            distance_km: None,
+            score: 0.0,
+            needs: data.needs,
+            languages: data.languages,
+            minimum_age: data.minimum_age,
+            maximum_age: data.maximum_age,
+            free: data.free,
+            highlight: None,
+            why: Why {
+                matched_terms: Vec::new(),
+                needs: Vec::new(),
+                distance_km: None,
+                in_service_area: false,
+            },
+        }))
+    }
 }
 
 #[OpenApi(prefix_path = "/v1")]

@@ -1,0 +1,158 @@
+//! Facts in words a caseworker can read aloud: opening hours ("tirsdag og torsdag 15–17.30"), distance
+//! ("300 m fra jer"), ages ("for 6–16 år"), languages ("arabisk"). The words come from the texts files.
+
+use entities::directory::{Schedule, WEEKDAYS};
+
+use crate::web::i18n::{Lang, text};
+
+/// "15", "17.30" in Danish; "15:00", "17:30" in English.
+pub fn clock(lang: Lang, hh_mm: &str) -> String {
+    let (hours, minutes) = hh_mm.split_once(':').unwrap_or((hh_mm, "00"));
+    let hours = hours.trim_start_matches('0');
+    let hours = if hours.is_empty() { "0" } else { hours };
+    match lang {
+        Lang::Da if minutes == "00" => hours.to_owned(),
+        Lang::Da => format!("{hours}.{minutes}"),
+        Lang::En => format!("{hours}:{minutes}"),
+    }
+}
+
+/// "a", "a og b", "a, b og c" (English: "and").
+pub fn join_words(lang: Lang, words: &[String]) -> String {
+    join_with(&text(lang, "and"), words)
+}
+
+fn join_with(and: &str, words: &[String]) -> String {
+    match words {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} {and} {last}", init.join(", ")),
+    }
+}
+
+/// Days as words, runs of three or more as a range: "mandag–fredag", "tirsdag og torsdag".
+fn days_in_words(word: &dyn Fn(&str) -> String, days: &[usize]) -> String {
+    let day_name = |index: usize| word(&format!("day_{}", WEEKDAYS[index].to_lowercase()));
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < days.len() {
+        let mut j = i;
+        while j + 1 < days.len() && days[j + 1] == days[j] + 1 {
+            j += 1;
+        }
+        if j - i >= 2 {
+            parts.push(format!("{}–{}", day_name(days[i]), day_name(days[j])));
+        } else {
+            parts.extend((i..=j).map(|k| day_name(days[k])));
+        }
+        i = j + 1;
+    }
+    join_with(&word("and"), &parts)
+}
+
+/// Opening hours in words, one line per distinct time span: ["tirsdag og torsdag 15–17.30"].
+pub fn hours_in_words(lang: Lang, schedules: &[Schedule]) -> Vec<String> {
+    hours_with_words(&|key: &str| text(lang, key), lang, schedules)
+}
+
+/// Opening hours with the day names and "and" from `word` (the printed list's languages); times are
+/// written the Danish way except in English.
+pub fn hours_with_words(word: &dyn Fn(&str) -> String, lang: Lang, schedules: &[Schedule]) -> Vec<String> {
+    let mut spans: Vec<((String, String), Vec<usize>)> = Vec::new();
+    for schedule in schedules {
+        let key = (schedule.opens_at.clone(), schedule.closes_at.clone());
+        let days = schedule
+            .byday
+            .iter()
+            .filter_map(|d| WEEKDAYS.iter().position(|w| w.eq_ignore_ascii_case(d)));
+        match spans.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, all)) => all.extend(days),
+            None => spans.push((key, days.collect())),
+        }
+    }
+    spans
+        .into_iter()
+        .map(|((opens, closes), mut days)| {
+            days.sort_unstable();
+            days.dedup();
+            let time = format!("{}–{}", clock(lang, &opens), clock(lang, &closes));
+            if days.is_empty() {
+                time
+            } else {
+                format!("{} {time}", days_in_words(word, &days))
+            }
+        })
+        .collect()
+}
+
+/// "300 m" under a kilometre, else "2,1 km" (Danish decimal comma).
+pub fn distance(lang: Lang, km: f64) -> String {
+    if km < 1.0 {
+        format!("{} m", ((km * 1000.0) / 10.0).round() as u32 * 10)
+    } else {
+        let value = format!("{km:.1}");
+        match lang {
+            Lang::Da => format!("{} km", value.replace('.', ",")),
+            Lang::En => format!("{value} km"),
+        }
+    }
+}
+
+/// "for 6–16 år", "fra 18 år", "op til 12 år", or None for all ages.
+pub fn ages(lang: Lang, minimum: Option<u32>, maximum: Option<u32>) -> Option<String> {
+    let (key, values) = match (minimum, maximum) {
+        (Some(min), Some(max)) => ("ages_between", format!("{min}–{max}")),
+        (Some(min), None) if min > 0 => ("ages_from", min.to_string()),
+        (_, Some(max)) => ("ages_up_to", max.to_string()),
+        _ => return None,
+    };
+    Some(text(lang, key).replace("{}", &values))
+}
+
+/// A language code's name ("arabisk"); the code itself when we have no name for it.
+pub fn language_name(lang: Lang, code: &str) -> String {
+    let key = format!("lang_{code}");
+    let name = text(lang, &key);
+    if name == key { code.to_owned() } else { name }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schedule(days: &[&str], opens: &str, closes: &str) -> Schedule {
+        Schedule {
+            byday: days.iter().map(|d| d.to_string()).collect(),
+            opens_at: opens.into(),
+            closes_at: closes.into(),
+            valid_from: None,
+            valid_to: None,
+            description: None,
+        }
+    }
+
+    #[test]
+    fn opening_hours_read_as_words() {
+        let hours = hours_in_words(
+            Lang::Da,
+            &[schedule(&["TU"], "15:00", "17:30"), schedule(&["TH"], "15:00", "17:30")],
+        );
+        assert_eq!(hours, ["tirsdag og torsdag 15–17.30"]);
+        let week = hours_in_words(Lang::En, &[schedule(&["MO", "TU", "WE", "TH", "FR"], "09:00", "15:00")]);
+        assert_eq!(week, ["Monday–Friday 9:00–15:00"]);
+        let mixed = hours_in_words(Lang::Da, &[schedule(&["MO", "WE", "SA"], "10:00", "12:00")]);
+        assert_eq!(mixed, ["mandag, onsdag og lørdag 10–12"]);
+    }
+
+    #[test]
+    fn distances_and_ages_read_as_words() {
+        assert_eq!(distance(Lang::Da, 0.304), "300 m");
+        assert_eq!(distance(Lang::Da, 2.14), "2,1 km");
+        assert_eq!(distance(Lang::En, 2.14), "2.1 km");
+        assert_eq!(ages(Lang::Da, Some(6), Some(16)).unwrap(), "for 6–16 år");
+        assert_eq!(ages(Lang::En, Some(18), None).unwrap(), "from age 18");
+        assert_eq!(ages(Lang::Da, None, None), None);
+        assert_eq!(language_name(Lang::Da, "ar"), "arabisk");
+        assert_eq!(language_name(Lang::Da, "xx"), "xx");
+    }
+}

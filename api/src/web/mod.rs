@@ -1,0 +1,91 @@
+//! The web app: server-rendered HTML for caseworkers (and the public search), Danish first with English
+//! as a switch. Templates live as files in `api/web/templates/`, texts in `api/web/i18n/`, and the vendored
+//! design system (DKFDS) and htmx in `api/web/static/`; all are embedded in the binary.
+//!
+//! Pages call the same rules as the JSON API (`search::Search`, `referrals::Referrals`, the store) with a
+//! [`Caller`] made from the logged-in person, so roles, redaction and validation live in one place. Every
+//! page works without JavaScript; htmx only spares a full reload where it is loaded.
+//!
+//! Tour: `visitor.rs` resolves the session cookie, language and CSRF token of a request; `render.rs` turns
+//! a template and a view into a response (and errors into error pages); `search.rs`, `family_list.rs`,
+//! `referrals.rs` and `login.rs` are the pages.
+
+mod family_list;
+mod format;
+mod i18n;
+mod login;
+mod referrals;
+mod render;
+mod search;
+mod visitor;
+
+use std::sync::Arc;
+
+use poem::endpoint::EmbeddedFilesEndpoint;
+use poem::{EndpointExt, Route, get, post};
+
+use crate::state::AppState;
+
+pub use render::Templates;
+pub use visitor::{SESSION_COOKIE, SESSION_IDLE};
+
+/// The vendored assets (DKFDS, htmx, the app's own script and styles), served under `/static`.
+#[derive(rust_embed::RustEmbed)]
+#[folder = "web/static/"]
+struct Assets;
+
+/// Every page of the web app, with the session middleware in front.
+pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint<Output = poem::Response> {
+    Route::new()
+        .at("/", get(search::search_page))
+        .at("/offers/:id", get(search::offer_page))
+        .at("/login", get(login::login_page).post(login::login))
+        .at("/logout", post(login::logout))
+        .at("/language", post(login::switch_language))
+        .at("/list", get(family_list::list_page))
+        .at("/list/add", post(family_list::add))
+        .at("/list/remove", post(family_list::remove))
+        .at("/list/clear", post(family_list::clear))
+        .at("/list/print", get(family_list::print_page))
+        .at("/refer/:service_id", get(referrals::refer_page).post(referrals::refer))
+        .at("/referrals", get(referrals::referrals_page))
+        .at("/referrals/:id", get(referrals::referral_page))
+        .at("/referrals/:id/cancel", post(referrals::cancel))
+        .nest("/static", EmbeddedFilesEndpoint::<Assets>::new())
+        .around(visitor::resolve)
+        .data(state)
+}
+
+/// The paths the web app answers, so the app can send them here and everything else to the API.
+pub fn is_web_path(path: &str) -> bool {
+    const PREFIXES: &[&str] = &["/offers/", "/list", "/refer/", "/referrals", "/static/"];
+    matches!(path, "/" | "/login" | "/logout" | "/language") || PREFIXES.iter().any(|p| path.starts_with(p))
+}
+
+/// The fields of a query string or url-encoded form, repeatable ones included (`need=a&need=b`).
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    /// The first value of `name`, trimmed; None when missing or blank.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, v)| k == name && !v.trim().is_empty())
+            .map(|(_, v)| v.trim())
+    }
+
+    /// Every non-blank value of `name`, in order.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, v)| k == name && !v.trim().is_empty())
+            .map(|(_, v)| v.trim())
+            .collect()
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
+}
