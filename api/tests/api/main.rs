@@ -9,3 +9,4 @@ mod import;
 mod operations;
 mod referrals;
 mod search;
+mod web;
