@@ -35,6 +35,8 @@ pub struct Person {
     pub organization_id: Option<Uuid>,
     pub team: Option<String>,
     pub language: String,
+    /// Logged in with a one-time password: must choose their own before anything else.
+    pub must_change_password: bool,
     pub created_at: DateTime<Utc>,
     pub disabled_at: Option<DateTime<Utc>>,
 }
@@ -145,6 +147,7 @@ fn person_from_row(row: person::Model) -> Result<Person> {
         organization_id: row.organization_id,
         team: row.team,
         language: row.language,
+        must_change_password: row.must_change_password,
         created_at: row.created_at,
         disabled_at: row.disabled_at,
     })
@@ -184,6 +187,7 @@ impl Store {
         if team.is_some() && new.role != Role::Caseworker {
             return Err(Error::invalid("team", "only caseworkers belong to a team"));
         }
+        let one_time = new.password.is_none();
         let password = match new.password {
             Some(password) => {
                 check_password(&password)?;
@@ -206,6 +210,7 @@ impl Store {
             organization_id: Set(new.organization_id),
             team: Set(team),
             password_hash: Set(hash_password(password.clone()).await?),
+            must_change_password: Set(one_time),
             language: Set("da".into()),
             failed_logins: Set(0),
             locked_until: Set(None),
@@ -362,6 +367,18 @@ impl Store {
     pub async fn end_session(&self, token: &str) -> Result<()> {
         let delete = web_session::Entity::delete_by_id(sha256_hex(token));
         self.write_unlogged(move |txn| Box::pin(async move { Ok(delete.exec(txn).await.map(drop)?) }))
+            .await
+    }
+
+    /// Sets a person's own password (after a one-time password, or to change it).
+    pub async fn set_password(&self, person_id: Uuid, password: &str) -> Result<()> {
+        check_password(password)?;
+        let hash = hash_password(password.to_owned()).await?;
+        let update = person::Entity::update_many()
+            .col_expr(person::Column::PasswordHash, Expr::value(hash))
+            .col_expr(person::Column::MustChangePassword, Expr::value(false))
+            .filter(person::Column::Id.eq(person_id));
+        self.write_unlogged(move |txn| Box::pin(async move { Ok(update.exec(txn).await.map(drop)?) }))
             .await
     }
 

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use entities::directory::Role;
 use entities::people::LoginFailure;
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Query, Redirect};
@@ -131,5 +132,70 @@ pub async fn switch_language(state: Data<&Arc<AppState>>, visitor: &Visitor, For
 pub fn append_cookie(response: &mut Response, cookie: poem::web::cookie::Cookie) {
     if let Ok(value) = cookie.to_string().parse() {
         response.headers_mut().append(poem::http::header::SET_COOKIE, value);
+    }
+}
+
+#[derive(Serialize, Default)]
+struct PasswordView {
+    one_time: bool,
+    errors: Vec<crate::web::search::FieldProblem>,
+}
+
+#[handler]
+pub async fn password_page(state: Data<&Arc<AppState>>, visitor: &Visitor) -> Response {
+    let person = match visitor.person_with_role(&[Role::Caseworker, Role::Partner, Role::Admin]) {
+        Ok(person) => person,
+        Err(need) => return need.response(&state, visitor),
+    };
+    page_with_status(
+        visitor,
+        StatusCode::OK,
+        "password.html",
+        PasswordView {
+            one_time: person.must_change_password,
+            ..Default::default()
+        },
+    )
+}
+
+/// Sets the person's own password; the two fields must agree and the rules' length holds.
+#[handler]
+pub async fn change_password(state: Data<&Arc<AppState>>, visitor: &Visitor, Form(form): Form<Fields>) -> Response {
+    let person = match visitor.person_with_role(&[Role::Caseworker, Role::Partner, Role::Admin]) {
+        Ok(person) => person,
+        Err(need) => return need.response(&state, visitor),
+    };
+    let raw = |name: &str| {
+        form.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let (password, repeated) = (raw("password"), raw("repeat"));
+    let problem = |field: &str, key: &str| crate::web::search::FieldProblem {
+        field: field.to_owned(),
+        message: text(visitor.lang, key).replace("{}", &entities::people::MIN_PASSWORD_CHARS.to_string()),
+    };
+    let error = if password != repeated {
+        Some(problem("repeat", "error_password_repeat"))
+    } else {
+        match state.store.set_password(person.id, &password).await {
+            Ok(()) => None,
+            Err(entities::Error::Invalid(_)) => Some(problem("password", "error_password_length")),
+            Err(error) => return crate::web::render::api_error_page(&state, visitor, error.into()),
+        }
+    };
+    match error {
+        None => Redirect::see_other("/").into_response(),
+        Some(error) => page_with_status(
+            visitor,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "password.html",
+            PasswordView {
+                one_time: person.must_change_password,
+                errors: vec![error],
+            },
+        ),
     }
 }

@@ -42,6 +42,7 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint<Output = poem::Respon
         .at("/login", get(login::login_page).post(login::login))
         .at("/logout", post(login::logout))
         .at("/language", post(login::switch_language))
+        .at("/password", get(login::password_page).post(login::change_password))
         .at("/list", get(family_list::list_page))
         .at("/list/add", post(family_list::add))
         .at("/list/remove", post(family_list::remove))
@@ -59,7 +60,8 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint<Output = poem::Respon
 /// The paths the web app answers, so the app can send them here and everything else to the API.
 pub fn is_web_path(path: &str) -> bool {
     const PREFIXES: &[&str] = &["/offers/", "/list", "/refer/", "/referrals", "/static/"];
-    matches!(path, "/" | "/login" | "/logout" | "/language") || PREFIXES.iter().any(|p| path.starts_with(p))
+    matches!(path, "/" | "/login" | "/logout" | "/language" | "/password")
+        || PREFIXES.iter().any(|p| path.starts_with(p))
 }
 
 /// The fields of a query string or url-encoded form, repeatable ones included (`need=a&need=b`).

@@ -165,6 +165,13 @@ pub async fn resolve<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Res
             ));
         }
     }
+    // A one-time password is for choosing one's own: nothing else opens until then.
+    if visitor.person.as_ref().is_some_and(|p| p.must_change_password)
+        && !matches!(visitor.path.as_str(), "/password" | "/logout" | "/language")
+        && !visitor.path.starts_with("/static/")
+    {
+        return Ok(poem::web::Redirect::see_other("/password").into_response());
+    }
     let csrf_cookie = new_csrf_cookie.map(|token| visitor.cookie(CSRF_COOKIE, token, None));
     req.extensions_mut().insert(visitor);
     let mut response = next.call(req).await?.into_response();

@@ -25,6 +25,7 @@ on_both_backends!(
     cpr_number_in_the_form_is_a_field_error_and_stores_nothing,
     family_list_adds_removes_and_prints_in_the_family_language,
     search_page_finds_offers_near_a_place,
+    a_one_time_password_is_changed_before_anything_else,
 );
 
 /// A browser without a browser: keeps cookies, follows no redirects, reads the CSRF token of pages.
@@ -602,4 +603,74 @@ async fn search_page_finds_offers_near_a_place(app: TestApp) {
     let (_, html) = web.get("/?q=homework").await;
     assert!(html.contains("<html lang=\"en\">"));
     assert!(html.contains("What does the family say?"));
+}
+
+async fn a_one_time_password_is_changed_before_anything_else(app: TestApp) {
+    let (_, one_time) = app
+        .state
+        .store
+        .create_person(NewPerson {
+            email: "ny@aarhus.dk".into(),
+            role: Role::Caseworker,
+            organization_id: None,
+            name: None,
+            team: None,
+            password: None,
+        })
+        .await
+        .unwrap();
+    let mut web = WebClient::new(&app);
+    assert_eq!(web.login("ny@aarhus.dk", &one_time).await.status(), 303);
+    let response = web
+        .client
+        .get(format!("{}/referrals", app.base))
+        .header("cookie", web.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/password");
+    let (status, _) = web.get("/password").await;
+    assert_eq!(status, 200);
+    let response = web
+        .post("/password", &[("password", "short"), ("repeat", "short")], true)
+        .await;
+    assert_eq!(response.status(), 422);
+    let response = web
+        .post(
+            "/password",
+            &[
+                ("password", "my own long password"),
+                ("repeat", "my own other password"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let response = web
+        .post(
+            "/password",
+            &[("password", "my own long password"), ("repeat", "my own long password")],
+            true,
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(web.get("/referrals").await.0, 200);
+    // The one-time password is spent; the new one works.
+    assert!(
+        app.state
+            .store
+            .verify_login("ny@aarhus.dk", &one_time)
+            .await
+            .unwrap()
+            .is_err()
+    );
+    assert!(
+        app.state
+            .store
+            .verify_login("ny@aarhus.dk", "my own long password")
+            .await
+            .unwrap()
+            .is_ok()
+    );
 }

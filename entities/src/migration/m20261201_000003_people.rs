@@ -17,6 +17,7 @@ enum Person {
     OrganizationId,
     Team,
     PasswordHash,
+    MustChangePassword,
     Language,
     FailedLogins,
     LockedUntil,
@@ -70,6 +71,12 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Person::OrganizationId).uuid().null())
                     .col(ColumnDef::new(Person::Team).string().null())
                     .col(ColumnDef::new(Person::PasswordHash).string().not_null())
+                    .col(
+                        ColumnDef::new(Person::MustChangePassword)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
                     .col(ColumnDef::new(Person::Language).string().not_null())
                     .col(ColumnDef::new(Person::FailedLogins).integer().not_null().default(0))
                     .col(ColumnDef::new(Person::LockedUntil).timestamp_with_time_zone().null())
