@@ -193,9 +193,16 @@ pub async fn offer_cards(
             let ages = format::ages(lang, hit.minimum_age, hit.maximum_age);
             let full = data.capacity == Some(Capacity::Full);
             let mut why = Vec::new();
-            let matched_needs: Vec<String> = hit.why.needs.iter().map(|code| need_label(state, lang, code)).collect();
+            // The top-level needs matched, once each ("Lektiehjælp", not also its sub-terms).
+            let mut matched_needs: Vec<String> = Vec::new();
+            for code in &hit.why.needs {
+                let label = need_label(state, lang, entities::taxonomy::Taxonomy::top_level(code));
+                if !matched_needs.contains(&label) {
+                    matched_needs.push(label);
+                }
+            }
             if !matched_needs.is_empty() {
-                why.push(format::join_words(lang, &matched_needs));
+                why.push(matched_needs.join(", "));
             }
             for code in family_languages.iter().filter(|l| hit.languages.contains(l)) {
                 why.push(text(lang, "why_speaks").replace("{}", &format::language_name(lang, code)));
