@@ -8,8 +8,9 @@
 //!   the same analysis, so "regningerne" matches "regninger" and "gældsproblemer" matches "gæld"). An entry
 //!   ending in `=` matches only those word forms (no stemming or compound splitting: `banker=` is not "banken").
 //! - A longer match hides the shorter ones inside it ("social kontrol" is not also "social").
-//! - Negation: a negation word up to [`NEGATION_WINDOW`] words before a match, in the same clause, cancels it
-//!   ("han har ikke problemer med gæld"); a post-negation word right after it too ("han slår ikke"). For `lack`
+//! - Negation: a negation word cancels the first match up to [`NEGATION_WINDOW`] words after it, in the same
+//!   clause ("han har ikke problemer med gæld"), and the next items of a list ("ingen gæld eller regninger"), not
+//!   what follows ("ingen penge til huslejen"); a post-negation word right after a match too ("han slår ikke"). For `lack`
 //!   entries (what a family can be without: a job, friends, money) a plain negation confirms the need ("ingen
 //!   venner", "no job"); only a strong negation ("ikke brug for", "don't need") cancels them. A negation word
 //!   inside a match ("kan ikke betale") negates nothing else, and pseudo-negations ("ikke kun") none at all.
@@ -144,6 +145,8 @@ struct LexiconFile {
     pseudo_negations: PerLang,
     #[serde(default)]
     clause_breaks: PerLang,
+    #[serde(default)]
+    list_words: PerLang,
     #[serde(default)]
     language_hints: PerLang,
     #[serde(default)]
@@ -322,6 +325,7 @@ pub struct NeedDetector {
     post_negations: HashSet<String>,
     pseudo_negations: WordPhrases,
     clause_breaks: HashSet<String>,
+    list_words: HashSet<String>,
     hints: [HashSet<String>; 2],
 }
 
@@ -566,6 +570,7 @@ impl NeedDetector {
         let pseudo_negations = word_phrases(&file.pseudo_negations.both());
         let post_negations = word_phrases(&file.post_negations.both()).words();
         let clause_breaks = word_phrases(&file.clause_breaks.both()).words();
+        let list_words = word_phrases(&file.list_words.both()).words();
         let hints = [
             word_phrases(&[&file.language_hints.da]).words(),
             word_phrases(&[&file.language_hints.en]).words(),
@@ -631,6 +636,7 @@ impl NeedDetector {
             post_negations,
             pseudo_negations,
             clause_breaks,
+            list_words,
             hints,
         })
     }
@@ -802,7 +808,12 @@ impl NeedDetector {
     }
 
     /// For each match: is it cancelled by a negation?
+    ///
+    /// A negation's object is the first trigger after it (within [`NEGATION_WINDOW`] words, same clause), with
+    /// the context words before it, and the next items of a list joined by list words ("ingen gæld eller
+    /// regninger"); not what follows ("ingen penge til huslejen" still names the rent).
     fn negated(&self, text: &str, words: &[Word], matches: &[Match]) -> Vec<bool> {
+        let kind = |m: &Match| self.patterns[m.lang].patterns[m.pattern].kind;
         // A negation inside a matched phrase ("kan ikke betale", "ingen venner") is part of it.
         let inside_match = |start: usize, end: usize| {
             matches
@@ -811,36 +822,80 @@ impl NeedDetector {
         };
         let pseudo = self.pseudo_negations.find(words);
         let in_pseudo = |start: usize, end: usize| pseudo.iter().any(|&(s, e)| s <= end && start <= e);
-        let negations: Vec<(usize, usize, bool)> = self
+        let negations: Vec<(usize, bool)> = self
             .strong_negations
             .find(words)
             .into_iter()
             .map(|(s, e)| (s, e, true))
             .chain(self.negations.find(words).into_iter().map(|(s, e)| (s, e, false)))
             .filter(|&(s, e, _)| !inside_match(s, e) && !in_pseudo(s, e))
+            .map(|(_, e, strong)| (e, strong))
             .collect();
+        let mut cancelled = vec![false; matches.len()];
+        let mut cancel = |i: usize, strong: bool| {
+            if strong || kind(&matches[i]) != Kind::Lack {
+                cancelled[i] = true;
+            }
+        };
+        for &(negation_end, strong) in &negations {
+            // Matches after the negation, by start.
+            let mut after: Vec<usize> = (0..matches.len())
+                .filter(|&i| matches[i].start > negation_end)
+                .collect();
+            after.sort_by_key(|&i| (matches[i].start, matches[i].end));
+            // Until the object is found: within the window after the negation; then: list items after it.
+            let mut object_end: Option<usize> = None;
+            let mut k = 0;
+            while k < after.len() {
+                let start = matches[after[k]].start;
+                let reaches = match object_end {
+                    None => {
+                        start - negation_end - 1 <= NEGATION_WINDOW
+                            && !self.clause_break(text, words, negation_end, start)
+                    }
+                    Some(end) => {
+                        let gap = &words[end + 1..start];
+                        !gap.is_empty()
+                            && gap.iter().all(|w| self.list_words.contains(&w.key))
+                            && !self.clause_break(text, words, end, start)
+                    }
+                };
+                if !reaches {
+                    break;
+                }
+                // every match starting here (one word can name two needs)
+                let group: Vec<usize> = after[k..]
+                    .iter()
+                    .copied()
+                    .take_while(|&i| matches[i].start == start)
+                    .collect();
+                k += group.len();
+                for &i in &group {
+                    cancel(i, strong);
+                }
+                if group.iter().any(|&i| kind(&matches[i]) != Kind::Context) {
+                    let end = group.iter().map(|&i| matches[i].end).max().unwrap_or(start);
+                    object_end = Some(end);
+                    // matches overlapping the object are part of it
+                    while k < after.len() && matches[after[k]].start <= end {
+                        k += 1;
+                    }
+                }
+            }
+        }
+        // Post-negations ("han slår ikke") cancel the match just before them.
         let post: Vec<usize> = (0..words.len())
             .filter(|&i| self.post_negations.contains(&words[i].key) && !inside_match(i, i) && !in_pseudo(i, i))
             .collect();
-        matches
-            .iter()
-            .map(|m| {
-                let kind = self.patterns[m.lang].patterns[m.pattern].kind;
-                let before = negations.iter().filter(|&&(_, e, _)| {
-                    e < m.start && m.start - e - 1 <= NEGATION_WINDOW && !self.clause_break(text, words, e, m.start)
-                });
-                let mut strong = false;
-                let mut plain = false;
-                for &(_, _, is_strong) in before {
-                    strong |= is_strong;
-                    plain |= !is_strong;
-                }
-                let after = post.iter().any(|&p| {
-                    p > m.end && p - m.end - 1 <= POST_NEGATION_WINDOW && !self.clause_break(text, words, m.end, p)
-                });
-                strong || ((plain || after) && kind != Kind::Lack)
-            })
-            .collect()
+        for (i, m) in matches.iter().enumerate() {
+            let after = post.iter().any(|&p| {
+                p > m.end && p - m.end - 1 <= POST_NEGATION_WINDOW && !self.clause_break(text, words, m.end, p)
+            });
+            if after && kind(m) != Kind::Lack {
+                cancelled[i] = true;
+            }
+        }
+        cancelled
     }
 
     fn score(&self, text: &str, words: &[Word], matches: &[Match]) -> Vec<DetectedNeed> {
@@ -940,6 +995,7 @@ mod tests {
       "post_negations": {"da": ["ikke"]},
       "pseudo_negations": {"da": ["ikke kun"], "en": ["not only"]},
       "clause_breaks": {"da": ["men", "og"], "en": ["but", "and"]},
+      "list_words": {"da": ["eller"], "en": ["or"]},
       "language_hints": {"da": ["jeg", "har", "og", "min", "mig", "han", "vi", "er", "ikke"],
                          "en": ["i", "my", "the", "and", "have", "not", "he", "am", "so"]},
       "compound_parts": {"da": ["problemer"]},
@@ -954,7 +1010,8 @@ mod tests {
         {"code": "loneliness-network",
          "triggers": {"da": ["ensom", "social", "ingen venner"], "en": ["lonely"]},
          "lack": {"da": ["venner"], "en": ["friends"]}},
-        {"code": "food-clothing", "triggers": {"da": ["mad"], "en": ["food"]}}
+        {"code": "food-clothing", "triggers": {"da": ["mad"], "en": ["food"]}},
+        {"code": "housing", "triggers": {"da": ["husleje"], "en": ["rent"]}}
       ]
     }"#;
 
@@ -1066,6 +1123,23 @@ mod tests {
             detect(&d, "han har ikke gæld men han slår", &mut found),
             ["domestic-violence"]
         );
+        // a negation's object is the first word it reaches, and the rest of a list with "eller"
+        assert_eq!(detect(&d, "han har ikke gæld til husleje", &mut found), ["housing"]);
+        assert_eq!(
+            detect(&d, "vi har ingen penge til huslejen", &mut found),
+            ["debt-economy", "housing"]
+        );
+        assert_eq!(
+            detect(&d, "han har ikke gæld eller regninger", &mut found),
+            Vec::<&str>::new()
+        );
+        assert_eq!(detect(&d, "we have no debt or bills", &mut found), Vec::<&str>::new());
+        assert_eq!(
+            detect(&d, "ingen regninger eller husleje", &mut found),
+            Vec::<&str>::new()
+        );
+        // context words before the object do not end its reach
+        assert_eq!(detect(&d, "ikke banken gæld", &mut found), Vec::<&str>::new());
         // pseudo-negations are none
         assert_eq!(detect(&d, "ikke kun gæld", &mut found), ["debt-economy"]);
         assert_eq!(detect(&d, "not only debt", &mut found), ["debt-economy"]);

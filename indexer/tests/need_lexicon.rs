@@ -22,7 +22,11 @@ fn lexicon_covers_every_need_of_the_taxonomy() {
     let needs: Value = serde_json::from_str(NEEDS).unwrap();
     let items = needs["items"].as_array().unwrap();
     let top: Vec<&str> = items.iter().map(|n| n["code"].as_str().unwrap()).collect();
-    assert_eq!(detector.codes().collect::<Vec<_>>(), top, "the taxonomy's top-level codes, in its order");
+    assert_eq!(
+        detector.codes().collect::<Vec<_>>(),
+        top,
+        "the taxonomy's top-level codes, in its order"
+    );
     let children: Vec<&str> = items
         .iter()
         .flat_map(|n| n["children"].as_array().unwrap())
@@ -73,7 +77,12 @@ fn every_entry_names_its_own_need() {
         }
     }
     assert!(checked > 1500, "{checked}");
-    assert!(failures.is_empty(), "{} entries:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} entries:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Context words strengthen a need but never name it alone.
