@@ -26,7 +26,8 @@ pub enum SearchTag {
 
 pub const DEFAULT_RADIUS_KM: f64 = 5.0;
 pub const MAX_RADIUS_KM: f64 = 100.0;
-const MAX_QUERY_CHARS: usize = 500;
+/// Longest free text accepted (`q`, `/v1/needs/detect`).
+pub const MAX_QUERY_CHARS: usize = 500;
 
 #[derive(Clone, Debug, Object)]
 pub struct OrganizationRef {

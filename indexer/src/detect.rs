@@ -72,8 +72,8 @@ impl Lang {
 pub struct DetectedNeed {
     /// Top-level need code.
     pub code: String,
-    /// 0..1, higher is surer.
-    pub score: f32,
+    /// 0..1, higher is surer; three decimals.
+    pub score: f64,
     /// The stretches of the text that triggered the need, as written, in text order (overlapping matches merged).
     pub matched: Vec<String>,
     /// Sub-term codes the matched words point to, surest first (may be empty).
@@ -945,7 +945,7 @@ impl NeedDetector {
             .filter(|(_, acc)| acc.triggered)
             .map(|(need, acc)| {
                 let raw = acc.sum + acc.context;
-                let score = ((1.0 - (-raw).exp()) * 1000.0).round() / 1000.0;
+                let score = ((1.0 - (-f64::from(raw)).exp()) * 1000.0).round() / 1000.0;
                 let info = &self.needs[need];
                 let mut subs: Vec<(usize, f32)> =
                     acc.subs.iter().copied().enumerate().filter(|(_, w)| *w > 0.0).collect();
