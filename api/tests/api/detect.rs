@@ -1,9 +1,10 @@
-//! `POST /v1/needs/detect`: the needs a family's own words name.
+//! `POST /v1/needs/detect`: the needs a family's own words name, and `POST /v1/match` choosing offers by them.
 
 use reqwest::Method;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
-use crate::helpers::{TestApp, problem};
+use crate::helpers::{TestApp, id_of, problem};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -11,6 +12,7 @@ on_both_backends!(
     detect_answers_with_labels_scores_and_words,
     detect_refuses_bad_requests,
     detect_knows_only_the_taxonomy_codes,
+    match_chooses_offers_by_the_needs_words_name,
 );
 
 async fn detect(app: &TestApp, text: &str, language: Option<&str>) -> Value {
@@ -236,4 +238,86 @@ async fn detect_knows_only_the_taxonomy_codes(app: TestApp) {
         .map(|c| c["code"].as_str().unwrap())
         .collect();
     assert!(detector.sub_codes().all(|c| children.contains(&c)));
+}
+
+/// A family's words in `/v1/match`: the offers of the needs they name, not every offer sharing a word.
+async fn match_chooses_offers_by_the_needs_words_name(app: TestApp) {
+    let org = app.organization("Foreningen Bydelsmødre").await;
+    let here = app.location(org, "Foreningshuset Gellerup", 56.1530, 10.1330).await;
+    let near = app.location(org, "Toveshøj Beboerhus", 56.1560, 10.1290).await;
+    let service = |name: &str, description: &str, need: &str, location: Uuid| {
+        json!({"name": name, "description": description, "organization_id": org, "location_ids": [location],
+               "needs": [need], "languages": ["da"]})
+    };
+    let shelter = id_of(
+        &app.service(service(
+            "Krisecenter for kvinder",
+            "Et sikkert sted for kvinder og børn, der udsættes for vold.",
+            "domestic-violence",
+            near,
+        ))
+        .await,
+    );
+    let counselling = id_of(
+        &app.service(service(
+            "Rådgivning mod vold",
+            "Samtaler når en mand slår, truer eller kontrollerer.",
+            "domestic-violence",
+            here,
+        ))
+        .await,
+    );
+    let football = id_of(
+        &app.service(service(
+            "Fodbold for mænd",
+            "Hver mand sin bold: fodbold for mænd i alle aldre.",
+            "leisure-sport",
+            here,
+        ))
+        .await,
+    );
+    let debt = id_of(
+        &app.service(service(
+            "Gældsrådgivning for familier",
+            "Hjælp til budget, regninger og inkasso.",
+            "debt-economy",
+            near,
+        ))
+        .await,
+    );
+
+    let response = app
+        .send_json(
+            Method::POST,
+            "/v1/match",
+            None,
+            &json!({"near": "Gellerup", "needs": [
+                {"text": "min mand slår mig"},
+                {"text": "vi har gæld og regninger"},
+                {"text": "lukket"},
+                {"code": "leisure-sport", "text": "fodbold"}
+            ]}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let matched: Value = response.json().await.unwrap();
+    let ids = |group: &Value| -> Vec<Uuid> { group["items"].as_array().unwrap().iter().map(id_of).collect() };
+
+    let violence = &matched["groups"][0];
+    assert_eq!(violence["need"], "min mand slår mig");
+    assert_eq!(violence["detected"], json!(["domestic-violence"]));
+    // The offer that shares the family's words first, then the need's other offers; never the football club
+    // that only shares the word "mand".
+    assert_eq!(ids(violence), [counselling, shelter], "{violence}");
+    assert_eq!(violence["total"], 2);
+
+    let money = &matched["groups"][1];
+    assert_eq!(money["detected"], json!(["debt-economy"]));
+    assert_eq!(ids(money), [debt]);
+
+    // Words that name no need are searched as they are; a code keeps its group as asked.
+    assert_eq!(matched["groups"][2]["detected"], json!([]));
+    assert_eq!(ids(&matched["groups"][2]), Vec::<Uuid>::new());
+    assert_eq!(matched["groups"][3]["detected"], json!([]));
+    assert_eq!(ids(&matched["groups"][3]), [football]);
 }
