@@ -5,9 +5,10 @@ use std::sync::Arc;
 use entities::taxonomy::NeedTerm;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi, Tags};
+use poem_openapi::{Enum, Object, OpenApi, Tags};
 
 use crate::problem::{ApiError, ApiResult};
+use crate::search::MAX_QUERY_CHARS;
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -64,6 +65,44 @@ impl From<&NeedTerm> for Need {
     }
 }
 
+/// Language of a text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum TextLanguage {
+    Da,
+    En,
+}
+
+/// A text to find needs in.
+#[derive(Clone, Debug, Object)]
+pub struct DetectRequest {
+    /// The family's own words, Danish or English (at most 500 characters).
+    pub text: String,
+    /// Read the text as this language only. Without it the text's small words ("jeg", "og"; "my", "the") decide,
+    /// and a few words without them ("gæld", "lonely") are read as both.
+    pub language: Option<TextLanguage>,
+}
+
+/// A need found in a text.
+#[derive(Clone, Debug, Object)]
+pub struct DetectedNeed {
+    /// Top-level need code (see `/v1/needs`).
+    pub code: String,
+    pub label: LocalizedText,
+    /// 0..1; more and longer matching words score higher.
+    pub score: f64,
+    /// The words of the text that point to this need, as written.
+    pub matched: Vec<String>,
+    /// Sub-terms of the need (its `children` in `/v1/needs`) that the words point to, surest first.
+    pub sub_codes: Vec<String>,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct DetectedNeedList {
+    /// Surest first; empty when the text names no need.
+    pub items: Vec<DetectedNeed>,
+}
+
 /// A place from the gazetteer.
 #[derive(Clone, Debug, Object)]
 pub struct Place {
@@ -111,6 +150,45 @@ impl CatalogApi {
         Ok(Json(NeedList {
             items: self.state.taxonomy.items.iter().map(Need::from).collect(),
         }))
+    }
+
+    /// Detect needs in a family's own words
+    ///
+    /// Which needs of the taxonomy a text names: "min mand slår mig" → `domestic-violence`, "hun vil gerne lære
+    /// dansk og har brug for hjælp til regninger" → `language-danish` and `debt-economy`. Words are matched in
+    /// any inflection, in Danish compounds and without æ/ø/å; a negation cancels them ("han har ikke problemer
+    /// med gæld" names no need), except for what a family can lack ("ingen venner", "no job"). The lexicon is
+    /// `seed-data/need-lexicon.json`.
+    #[oai(path = "/needs/detect", method = "post", tag = "CatalogTag::Reference")]
+    async fn detect_needs(&self, body: Json<DetectRequest>) -> ApiResult<Json<DetectedNeedList>> {
+        let request = body.0;
+        if request.text.chars().count() > MAX_QUERY_CHARS {
+            return Err(ApiError::BadRequest(format!("text must be at most {MAX_QUERY_CHARS} characters")).into());
+        }
+        let language = request.language.map(|l| match l {
+            TextLanguage::Da => indexer::Lang::Da,
+            TextLanguage::En => indexer::Lang::En,
+        });
+        let items = self
+            .state
+            .detector
+            .detect(&request.text, language)
+            .into_iter()
+            .filter_map(|need| {
+                let term = self.state.taxonomy.find(&need.code)?;
+                Some(DetectedNeed {
+                    label: LocalizedText {
+                        da: term.label.da.clone(),
+                        en: term.label.en.clone(),
+                    },
+                    code: need.code,
+                    score: need.score,
+                    matched: need.matched,
+                    sub_codes: need.sub_codes,
+                })
+            })
+            .collect();
+        Ok(Json(DetectedNeedList { items }))
     }
 
     /// Find places by name or postcode

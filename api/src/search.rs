@@ -26,7 +26,8 @@ pub enum SearchTag {
 
 pub const DEFAULT_RADIUS_KM: f64 = 5.0;
 pub const MAX_RADIUS_KM: f64 = 100.0;
-const MAX_QUERY_CHARS: usize = 500;
+/// Longest free text accepted (`q`, `/v1/needs/detect`).
+pub const MAX_QUERY_CHARS: usize = 500;
 
 #[derive(Clone, Debug, Object)]
 pub struct OrganizationRef {
@@ -122,6 +123,9 @@ pub struct FamilyProfile {
 pub struct NeedMatches {
     /// The need as asked: its code, or the family's words.
     pub need: String,
+    /// For a need given only as words: the need codes found in them (as by `/v1/needs/detect`), which the
+    /// offers were chosen by. Empty when a code was given or the words name no need.
+    pub detected: Vec<String>,
     pub total: u64,
     pub items: Vec<SearchHit>,
 }
@@ -384,50 +388,83 @@ impl Search<'_> {
         let languages: Vec<String> = profile.languages.iter().map(|l| l.to_lowercase()).collect();
         let mut groups = Vec::new();
         for need in &profile.needs {
+            // Words without a code: the needs they name (those at least half as sure as the surest) choose the
+            // offers, and the words that named them rank offers within those needs. Words naming no need are
+            // searched as they are.
+            let detected = match (&need.code, &need.text) {
+                (None, Some(text)) => self.state.detector.detect(text, None),
+                _ => Vec::new(),
+            };
+            let surest = detected.first().map_or(0.0, |d| d.score);
+            let detected: Vec<indexer::DetectedNeed> =
+                detected.into_iter().filter(|d| d.score >= surest / 2.0).collect();
+            let (text, codes): (Option<String>, Vec<String>) = if detected.is_empty() {
+                (need.text.clone(), need.code.iter().cloned().collect())
+            } else {
+                let mut words: Vec<&str> = Vec::new();
+                for word in detected.iter().flat_map(|d| &d.matched) {
+                    if !words.contains(&word.as_str()) {
+                        words.push(word);
+                    }
+                }
+                (Some(words.join(" ")), detected.iter().map(|d| d.code.clone()).collect())
+            };
+            // With detected needs two passes, in this rank order: the offers their words match, then the needs'
+            // other offers (nearest first with a point). Within a pass by score.
+            let passes: Vec<Option<String>> = if detected.is_empty() {
+                vec![text]
+            } else {
+                vec![text, None]
+            };
             // A need for one member filters by that age; otherwise an offer for any member's age will do.
             let ages: Vec<Option<u32>> = match (need.age, profile.ages.is_empty()) {
                 (Some(age), _) => vec![Some(age)],
                 (None, true) => vec![None],
                 (None, false) => profile.ages.iter().copied().map(Some).collect(),
             };
-            let mut best: Vec<(indexer::Hit, bool)> = Vec::new();
+            // (hit, speaks one of the family's languages, pass)
+            let mut best: Vec<(indexer::Hit, bool, usize)> = Vec::new();
             let mut total = 0;
             for age in ages {
-                let results = self
-                    .run(SearchQuery {
-                        text: need.text.clone(),
-                        point,
-                        radius_km,
-                        needs: need.code.iter().cloned().collect(),
-                        age,
-                        limit: 50,
-                        include_confidential: caller.sees_all_confidential(),
-                        ..Default::default()
-                    })
-                    .await?;
-                total = total.max(results.total);
-                for hit in results.hits {
-                    if !best.iter().any(|(b, _)| b.id == hit.id) {
-                        best.push((hit, false));
+                for (pass, text) in passes.iter().enumerate() {
+                    let results = self
+                        .run(SearchQuery {
+                            text: text.clone(),
+                            point,
+                            radius_km,
+                            needs: codes.clone(),
+                            age,
+                            limit: 50,
+                            include_confidential: caller.sees_all_confidential(),
+                            ..Default::default()
+                        })
+                        .await?;
+                    total = total.max(results.total);
+                    for hit in results.hits {
+                        match best.iter_mut().find(|(b, _, _)| b.id == hit.id) {
+                            Some(known) => known.2 = known.2.min(pass),
+                            None => best.push((hit, false, pass)),
+                        }
                     }
                 }
             }
-            for (hit, speaks) in &mut best {
+            for (hit, speaks, _) in &mut best {
                 *speaks = serde_json::from_str::<HitCard>(&hit.payload)
                     .is_ok_and(|card| card.languages.iter().any(|l| languages.contains(l)));
             }
             // Offers in the family's language get a quarter more weight: a nudge, not an override of relevance.
-            let weight = |(hit, speaks): &(indexer::Hit, bool)| hit.score * if *speaks { 1.25 } else { 1.0 };
-            best.sort_by(|a, b| weight(b).total_cmp(&weight(a)));
+            let weight = |(hit, speaks, _): &(indexer::Hit, bool, usize)| hit.score * if *speaks { 1.25 } else { 1.0 };
+            best.sort_by(|a, b| a.2.cmp(&b.2).then(weight(b).total_cmp(&weight(a))));
             best.truncate(per_need);
             let results = SearchResults {
                 total,
-                hits: best.into_iter().map(|(h, _)| h).collect(),
+                hits: best.into_iter().map(|(h, _, _)| h).collect(),
                 need_facets: Default::default(),
                 language_facets: Default::default(),
             };
             groups.push(NeedMatches {
                 need: need.code.clone().or_else(|| need.text.clone()).unwrap_or_default(),
+                detected: detected.into_iter().map(|d| d.code).collect(),
                 total: total as u64,
                 items: self.hits(&results),
             });
@@ -553,7 +590,9 @@ impl SearchApi {
     /// Match a family profile
     ///
     /// For each of the family's needs, the best offers near them, grouped per need. Offers in one of the
-    /// family's languages rank higher within a group.
+    /// family's languages rank higher within a group. A need given only as the family's words gets the offers
+    /// for the needs those words name (as `/v1/needs/detect` finds them, listed in `detected`), those matching
+    /// the naming words first; words that name no need are searched as they are.
     #[oai(path = "/match", method = "post", tag = "SearchTag::Search")]
     async fn match_family(&self, auth: Auth, body: Json<FamilyProfile>) -> ApiResult<Json<MatchResponse>> {
         let caller = auth.caller();

@@ -5,20 +5,24 @@ use std::time::Instant;
 use entities::Store;
 use entities::referrals::FamilySecret;
 use entities::taxonomy::Taxonomy;
-use indexer::SearchIndex;
 use indexer::gazetteer::Gazetteer;
+use indexer::{NeedDetector, SearchIndex};
 
 use crate::indexing::SearchSync;
 use crate::metrics::Metrics;
 
 /// The gazetteer shipped with the binary.
 pub const PLACES_JSON: &str = include_str!("../../seed-data/places.json");
+/// The need lexicon shipped with the binary (`POST /v1/needs/detect`).
+pub const NEED_LEXICON_JSON: &str = include_str!("../../seed-data/need-lexicon.json");
 
 pub struct AppState {
     pub store: Store,
     pub taxonomy: Taxonomy,
     pub search: SearchSync,
     pub gazetteer: Gazetteer,
+    /// Finds needs in a family's own words.
+    pub detector: NeedDetector,
     pub metrics: Metrics,
     pub started: Instant,
     /// Keys the `family_ref` hashes of referrals (`--secret`, or `<data dir>/secret.key`).
@@ -32,6 +36,8 @@ impl AppState {
             taxonomy,
             search: SearchSync::new(index),
             gazetteer: Gazetteer::from_json(PLACES_JSON).expect("seed-data/places.json is valid (checked by tests)"),
+            detector: NeedDetector::from_json(NEED_LEXICON_JSON)
+                .expect("seed-data/need-lexicon.json is valid (checked by tests)"),
             metrics: Metrics::default(),
             started: Instant::now(),
             referral_secret: FamilySecret::random(),

@@ -5,6 +5,7 @@
 
 mod analysis;
 mod collect;
+pub mod detect;
 pub mod gazetteer;
 mod geo_util;
 mod index;
@@ -14,6 +15,7 @@ mod schema;
 use std::collections::BTreeMap;
 
 pub use analysis::danish_fold;
+pub use detect::{DetectedNeed, Lang, NeedDetector};
 pub use geo_util::haversine_km;
 pub use index::SearchIndex;
 

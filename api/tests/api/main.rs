@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod detect;
 mod directory;
 mod hsds;
 mod import;
