@@ -122,9 +122,16 @@ pub struct FieldProblem {
     pub message: String,
 }
 
-/// The need codes the family's words point to. Filled from need detection.
-fn detected_needs(_state: &AppState, _text: &str) -> Vec<String> {
-    Vec::new()
+/// The need codes the family's words point to (as `POST /v1/needs/detect` finds them), the surer ones:
+/// a need scoring under half the best is left for the caseworker to add.
+fn detected_needs(state: &AppState, text: &str) -> Vec<String> {
+    let detected = state.detector.detect(text, None);
+    let surest = detected.first().map_or(0.0, |d| d.score);
+    detected
+        .into_iter()
+        .filter(|d| d.score >= surest / 2.0 && state.taxonomy.find(&d.code).is_some())
+        .map(|d| d.code)
+        .collect()
 }
 
 pub fn need_label(state: &AppState, lang: Lang, code: &str) -> String {
