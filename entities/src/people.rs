@@ -33,6 +33,8 @@ pub struct Person {
     pub name: Option<String>,
     pub role: Role,
     pub organization_id: Option<Uuid>,
+    /// A partner who may invite and remove the organization's other people.
+    pub organization_admin: bool,
     pub team: Option<String>,
     pub language: String,
     /// Logged in with a one-time password: must choose their own before anything else.
@@ -145,6 +147,7 @@ fn person_from_row(row: person::Model) -> Result<Person> {
         name: row.name,
         role,
         organization_id: row.organization_id,
+        organization_admin: row.organization_admin,
         team: row.team,
         language: row.language,
         must_change_password: row.must_change_password,
@@ -195,6 +198,14 @@ impl Store {
             }
             None => random_token()[..20].to_owned(),
         };
+        let first_of_organization = match new.organization_id {
+            Some(org) => person::Entity::find()
+                .filter(person::Column::OrganizationId.eq(org))
+                .one(self.connection())
+                .await?
+                .is_none(),
+            None => false,
+        };
         let exists = person::Entity::find()
             .filter(person::Column::Email.eq(email.clone()))
             .one(self.connection())
@@ -208,6 +219,8 @@ impl Store {
             name: Set(new.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty())),
             role: Set(new.role.as_str().to_owned()),
             organization_id: Set(new.organization_id),
+            // The first person of an organization manages its people; later ones are invited by them.
+            organization_admin: Set(new.role == Role::Partner && first_of_organization),
             team: Set(team),
             password_hash: Set(hash_password(password.clone()).await?),
             must_change_password: Set(one_time),

@@ -15,6 +15,7 @@ enum Person {
     Name,
     Role,
     OrganizationId,
+    OrganizationAdmin,
     Team,
     PasswordHash,
     MustChangePassword,
@@ -69,6 +70,7 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Person::Name).string().null())
                     .col(ColumnDef::new(Person::Role).string().not_null())
                     .col(ColumnDef::new(Person::OrganizationId).uuid().null())
+                    .col(ColumnDef::new(Person::OrganizationAdmin).boolean().not_null().default(false))
                     .col(ColumnDef::new(Person::Team).string().null())
                     .col(ColumnDef::new(Person::PasswordHash).string().not_null())
                     .col(

@@ -15,6 +15,8 @@ pub struct Model {
     pub role: String,
     /// The organization a partner acts for.
     pub organization_id: Option<Uuid>,
+    /// A partner who may invite and remove the organization's other people.
+    pub organization_admin: bool,
     /// Caseworkers of one team see each other's referrals.
     pub team: Option<String>,
     /// Argon2id PHC string.
