@@ -116,10 +116,6 @@ pub struct DirectoryApi {
 }
 
 impl DirectoryApi {
-    async fn after_write(&self) {
-        self.state.directory_changed().await;
-    }
-
     fn organization_record(o: domain::Organization, created: bool) -> Record<Organization> {
         let tag = etag(o.meta.version);
         let id = o.meta.id;
@@ -150,6 +146,127 @@ impl DirectoryApi {
             Record::Ok(Json(s.into()), tag)
         }
     }
+}
+
+/// The directory's write rules as one caller may use them: who may write which record (admin anywhere, a
+/// partner inside its own organization, before and after the write), partners linking only their own
+/// locations, stale versions refused, and the search index brought up to date before the answer. Both the
+/// JSON API and the web app's listing editor write through here.
+pub struct DirectoryWrites<'a> {
+    pub state: &'a AppState,
+    pub caller: &'a Caller,
+}
+
+impl DirectoryWrites<'_> {
+    async fn after_write(&self) {
+        self.state.directory_changed().await;
+    }
+
+    pub async fn create_organization(&self, data: domain::OrganizationData) -> Result<domain::Organization, ApiError> {
+        self.caller.require(&[Role::Admin])?;
+        let stored = self.state.store.put_organization(Uuid::new_v4(), data, None, true).await?;
+        self.after_write().await;
+        Ok(stored)
+    }
+
+    pub async fn replace_organization(
+        &self,
+        id: Uuid,
+        data: domain::OrganizationData,
+        expected: Option<i64>,
+    ) -> Result<domain::Organization, ApiError> {
+        self.caller.require_directory_writer(id)?;
+        self.state.store.get_organization(id).await?;
+        let stored = self.state.store.put_organization(id, data, expected, false).await?;
+        self.after_write().await;
+        Ok(stored)
+    }
+
+    pub async fn create_location(&self, data: domain::LocationData) -> Result<domain::Location, ApiError> {
+        self.caller.require_directory_writer(data.organization_id)?;
+        let stored = self.state.store.put_location(Uuid::new_v4(), data, None, true).await?;
+        self.after_write().await;
+        Ok(stored)
+    }
+
+    pub async fn replace_location(
+        &self,
+        id: Uuid,
+        data: domain::LocationData,
+        expected: Option<i64>,
+    ) -> Result<domain::Location, ApiError> {
+        let current = self.state.store.get_location(id).await?;
+        self.caller.require_directory_writer(current.data.organization_id)?;
+        self.caller.require_directory_writer(data.organization_id)?;
+        let stored = self.state.store.put_location(id, data, expected, false).await?;
+        self.after_write().await;
+        Ok(stored)
+    }
+
+    /// A partner may place its services only at its own organization's locations: linking another
+    /// organization's place (a shelter, say) would publish that its service is there.
+    async fn check_locations_for(&self, location_ids: &[Uuid]) -> Result<(), ApiError> {
+        if !self.caller.is(Role::Partner) {
+            return Ok(());
+        }
+        let locations = self.state.store.locations_by_id(location_ids).await?;
+        let foreign = location_ids.iter().any(|id| {
+            locations
+                .get(id)
+                .is_some_and(|l| Some(l.data.organization_id) != self.caller.organization_id)
+        });
+        if foreign {
+            return Err(ApiError::Forbidden(
+                "a partner may link only its own organization's locations".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub async fn create_service(&self, data: domain::ServiceData) -> Result<domain::Service, ApiError> {
+        self.caller.require_directory_writer(data.organization_id)?;
+        self.check_locations_for(&data.location_ids).await?;
+        let stored = self.state.store.put_service(Uuid::new_v4(), data, None, true).await?;
+        self.after_write().await;
+        Ok(stored)
+    }
+
+    pub async fn replace_service(
+        &self,
+        id: Uuid,
+        data: domain::ServiceData,
+        expected: Option<i64>,
+    ) -> Result<domain::Service, ApiError> {
+        let current = self.state.store.get_service(id).await?;
+        self.caller.require_directory_writer(current.data.organization_id)?;
+        self.caller.require_directory_writer(data.organization_id)?;
+        self.check_locations_for(&data.location_ids).await?;
+        let stored = self.state.store.put_service(id, data, expected, false).await?;
+        self.after_write().await;
+        Ok(stored)
+    }
+
+    /// Soft-deletes a record the caller may write (status `inactive`).
+    pub async fn deactivate(&self, entity: Entity, id: Uuid, expected: Option<i64>) -> Result<(), ApiError> {
+        let organization_id = match entity {
+            Entity::Organization => id,
+            Entity::Location => self.state.store.get_location(id).await?.data.organization_id,
+            Entity::Service => self.state.store.get_service(id).await?.data.organization_id,
+        };
+        self.caller.require_directory_writer(organization_id)?;
+        self.state.store.deactivate(entity, id, expected).await?;
+        self.after_write().await;
+        Ok(())
+    }
+}
+
+impl DirectoryApi {
+    fn writes<'a>(&'a self, caller: &'a Caller) -> DirectoryWrites<'a> {
+        DirectoryWrites {
+            state: &self.state,
+            caller,
+        }
+    }
 
     async fn replace_organization(
         &self,
@@ -158,15 +275,8 @@ impl DirectoryApi {
         input: OrganizationInput,
         if_match: Option<&str>,
     ) -> ApiResult<Record<Organization>> {
-        caller.require_directory_writer(id)?;
         let expected = expected_version(if_match)?;
-        self.state.store.get_organization(id).await?;
-        let stored = self
-            .state
-            .store
-            .put_organization(id, input.into(), expected, false)
-            .await?;
-        self.after_write().await;
+        let stored = self.writes(caller).replace_organization(id, input.into(), expected).await?;
         Ok(Self::organization_record(stored, false))
     }
 
@@ -177,33 +287,9 @@ impl DirectoryApi {
         input: LocationInput,
         if_match: Option<&str>,
     ) -> ApiResult<Record<Location>> {
-        let current = self.state.store.get_location(id).await?;
-        caller.require_directory_writer(current.data.organization_id)?;
-        caller.require_directory_writer(input.organization_id)?;
         let expected = expected_version(if_match)?;
-        let stored = self.state.store.put_location(id, input.into(), expected, false).await?;
-        self.after_write().await;
+        let stored = self.writes(caller).replace_location(id, input.into(), expected).await?;
         Ok(Self::location_record(stored, caller, false))
-    }
-
-    /// A partner may place its services only at its own organization's locations: linking another
-    /// organization's place (a shelter, say) would publish that its service is there.
-    async fn check_locations_for(&self, caller: &Caller, location_ids: &[Uuid]) -> Result<(), ApiError> {
-        if !caller.is(Role::Partner) {
-            return Ok(());
-        }
-        let locations = self.state.store.locations_by_id(location_ids).await?;
-        let foreign = location_ids.iter().any(|id| {
-            locations
-                .get(id)
-                .is_some_and(|l| Some(l.data.organization_id) != caller.organization_id)
-        });
-        if foreign {
-            return Err(ApiError::Forbidden(
-                "a partner may link only its own organization's locations".into(),
-            ));
-        }
-        Ok(())
     }
 
     async fn replace_service(
@@ -213,13 +299,8 @@ impl DirectoryApi {
         input: ServiceInput,
         if_match: Option<&str>,
     ) -> ApiResult<Record<Service>> {
-        let current = self.state.store.get_service(id).await?;
-        caller.require_directory_writer(current.data.organization_id)?;
-        caller.require_directory_writer(input.organization_id)?;
-        self.check_locations_for(caller, &input.location_ids).await?;
         let expected = expected_version(if_match)?;
-        let stored = self.state.store.put_service(id, input.into(), expected, false).await?;
-        self.after_write().await;
+        let stored = self.writes(caller).replace_service(id, input.into(), expected).await?;
         Ok(Self::service_record(stored, false))
     }
 }
@@ -258,13 +339,8 @@ impl DirectoryApi {
     /// Create an organization (admin)
     #[oai(path = "/organizations", method = "post", tag = "DirectoryTag::Organizations")]
     async fn create_organization(&self, auth: Auth, body: Json<OrganizationInput>) -> ApiResult<Record<Organization>> {
-        auth.caller().require(&[Role::Admin])?;
-        let stored = self
-            .state
-            .store
-            .put_organization(Uuid::new_v4(), body.0.into(), None, true)
-            .await?;
-        self.after_write().await;
+        let caller = auth.caller();
+        let stored = self.writes(&caller).create_organization(body.0.into()).await?;
         Ok(Self::organization_record(stored, true))
     }
 
@@ -306,13 +382,9 @@ impl DirectoryApi {
         id: Path<Uuid>,
         #[oai(name = "If-Match")] if_match: Header<Option<String>>,
     ) -> ApiResult<Record<Organization>> {
-        auth.caller().require_directory_writer(id.0)?;
+        let caller = auth.caller();
         let expected = expected_version(if_match.0.as_deref())?;
-        self.state
-            .store
-            .deactivate(Entity::Organization, id.0, expected)
-            .await?;
-        self.after_write().await;
+        self.writes(&caller).deactivate(Entity::Organization, id.0, expected).await?;
         Ok(Self::organization_record(
             self.state.store.get_organization(id.0).await?,
             false,
@@ -355,13 +427,7 @@ impl DirectoryApi {
     #[oai(path = "/locations", method = "post", tag = "DirectoryTag::Locations")]
     async fn create_location(&self, auth: Auth, body: Json<LocationInput>) -> ApiResult<Record<Location>> {
         let caller = auth.caller();
-        caller.require_directory_writer(body.0.organization_id)?;
-        let stored = self
-            .state
-            .store
-            .put_location(Uuid::new_v4(), body.0.into(), None, true)
-            .await?;
-        self.after_write().await;
+        let stored = self.writes(&caller).create_location(body.0.into()).await?;
         Ok(Self::location_record(stored, &caller, true))
     }
 
@@ -403,11 +469,8 @@ impl DirectoryApi {
         #[oai(name = "If-Match")] if_match: Header<Option<String>>,
     ) -> ApiResult<Record<Location>> {
         let caller = auth.caller();
-        let current = self.state.store.get_location(id.0).await?;
-        caller.require_directory_writer(current.data.organization_id)?;
         let expected = expected_version(if_match.0.as_deref())?;
-        self.state.store.deactivate(Entity::Location, id.0, expected).await?;
-        self.after_write().await;
+        self.writes(&caller).deactivate(Entity::Location, id.0, expected).await?;
         Ok(Self::location_record(
             self.state.store.get_location(id.0).await?,
             &caller,
@@ -424,7 +487,7 @@ impl DirectoryApi {
     async fn import_hsds(&self, auth: Auth, body: Json<serde_json::Value>) -> ApiResult<Json<ImportReport>> {
         auth.caller().require(&[Role::Admin])?;
         let report = self.state.store.import_hsds(&body.0).await?;
-        self.after_write().await;
+        self.state.directory_changed().await;
         Ok(Json(report.into()))
     }
 
@@ -462,14 +525,7 @@ impl DirectoryApi {
     #[oai(path = "/services", method = "post", tag = "DirectoryTag::Services")]
     async fn create_service(&self, auth: Auth, body: Json<ServiceInput>) -> ApiResult<Record<Service>> {
         let caller = auth.caller();
-        caller.require_directory_writer(body.0.organization_id)?;
-        self.check_locations_for(&caller, &body.0.location_ids).await?;
-        let stored = self
-            .state
-            .store
-            .put_service(Uuid::new_v4(), body.0.into(), None, true)
-            .await?;
-        self.after_write().await;
+        let stored = self.writes(&caller).create_service(body.0.into()).await?;
         Ok(Self::service_record(stored, true))
     }
 
@@ -511,11 +567,8 @@ impl DirectoryApi {
         #[oai(name = "If-Match")] if_match: Header<Option<String>>,
     ) -> ApiResult<Record<Service>> {
         let caller = auth.caller();
-        let current = self.state.store.get_service(id.0).await?;
-        caller.require_directory_writer(current.data.organization_id)?;
         let expected = expected_version(if_match.0.as_deref())?;
-        self.state.store.deactivate(Entity::Service, id.0, expected).await?;
-        self.after_write().await;
+        self.writes(&caller).deactivate(Entity::Service, id.0, expected).await?;
         Ok(Self::service_record(self.state.store.get_service(id.0).await?, false))
     }
 }
