@@ -19,7 +19,6 @@ pub const GREEN: RGBColor = RGBColor(0x00, 0x70, 0x3c);
 pub const PURPLE: RGBColor = RGBColor(0x6a, 0x1b, 0x9a);
 pub const ORANGE: RGBColor = RGBColor(0xa3, 0x40, 0x00);
 
-const WIDTH: u32 = 720;
 const BAR: u32 = 14;
 const GAP: u32 = 12;
 const TOP: u32 = 10;
@@ -41,9 +40,10 @@ fn short(label: &str) -> String {
     }
 }
 
-/// A horizontal bar chart, one row of bars per category (a bar per series), with the value after each
-/// bar. `id` names the chart's title and description for `aria-labelledby`.
-pub fn bar_chart(id: &str, title: &str, desc: &str, categories: &[String], series: &[Series]) -> String {
+/// A horizontal bar chart `width` pixels wide (it scales with the page; text keeps its proportion), one
+/// row of bars per category (a bar per series), with the value after each bar. `id` names the chart's
+/// title and description for `aria-labelledby`.
+pub fn bar_chart(id: &str, title: &str, desc: &str, categories: &[String], series: &[Series], width: u32) -> String {
     let rows = categories.len().max(1);
     let per_row = series.len().max(1) as u32 * BAR + GAP;
     let height = TOP + rows as u32 * per_row + AXIS + 10;
@@ -54,7 +54,7 @@ pub fn bar_chart(id: &str, title: &str, desc: &str, categories: &[String], serie
     let x_max = (max as f64 * 1.15).ceil() as u64 + 1;
     let mut svg = String::new();
     let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         root.fill(&WHITE)?;
         // y runs from 0 (bottom) to `rows` (top); row 0 is the band [rows - 1, rows], drawn at the top.
         let mut chart = ChartBuilder::on(&root)
@@ -62,7 +62,7 @@ pub fn bar_chart(id: &str, title: &str, desc: &str, categories: &[String], serie
             .margin_right(16)
             .margin_bottom(10)
             .x_label_area_size(AXIS)
-            .y_label_area_size(label_area.min(WIDTH / 2))
+            .y_label_area_size(label_area.min(width / 2))
             .build_cartesian_2d(0u64..x_max, 0f64..rows as f64)?;
         let ink = RGBColor(0x1a, 0x1a, 0x1a);
         chart
@@ -158,6 +158,7 @@ mod tests {
                 color: BLUE,
                 values: vec![3, 12],
             }],
+            480,
         );
         assert!(
             svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\""),
@@ -174,7 +175,7 @@ mod tests {
 
     #[test]
     fn an_empty_chart_still_draws() {
-        let svg = bar_chart("empty", "Nothing", "No data", &[], &[]);
+        let svg = bar_chart("empty", "Nothing", "No data", &[], &[], 480);
         assert!(svg.contains("role=\"img\""));
     }
 }

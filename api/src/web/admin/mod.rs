@@ -35,6 +35,7 @@ pub use outcomes::{outcomes_csv, outcomes_page};
 
 /// The logged-in admin, or the response for everyone else: the login page for visitors, 403 for
 /// caseworkers and partners.
+#[allow(clippy::result_large_err)] // the refusal is the page itself, returned at once
 fn admin<'a>(state: &AppState, visitor: &'a Visitor) -> Result<&'a Person, Response> {
     visitor.person_with_role(&[Role::Admin]).map_err(|need| match need {
         Need::Login => need.response(state, visitor),

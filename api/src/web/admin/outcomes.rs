@@ -24,6 +24,10 @@ use crate::web::render::{api_error_page, page_with_status};
 use crate::web::search::{Choice, FieldProblem, need_label};
 use crate::web::visitor::Visitor;
 
+/// Chart widths in pixels: beside a table (half the page on a desktop), and across the page.
+const SIDE_CHART: u32 = 520;
+const WIDE_CHART: u32 = 960;
+
 const GROUPINGS: [(&str, GroupBy); 4] = [
     ("month", GroupBy::Month),
     ("need", GroupBy::Need),
@@ -293,6 +297,7 @@ pub async fn outcomes_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Query
             color: chart::BLUE,
             values: pairs.iter().map(|(_, n)| *n).collect(),
         }],
+        SIDE_CHART,
     );
 
     view.reasons = RejectionReason::ALL
@@ -321,6 +326,7 @@ pub async fn outcomes_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Query
             color: chart::ORANGE,
             values: pairs.iter().map(|(_, n)| *n).collect(),
         }],
+        SIDE_CHART,
     );
 
     view.groups = grouped
@@ -371,6 +377,7 @@ pub async fn outcomes_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Query
             &desc,
             &categories,
             &series,
+            WIDE_CHART,
         );
     }
     page_with_status(visitor, StatusCode::OK, "admin_outcomes.html", view)
