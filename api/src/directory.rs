@@ -164,7 +164,11 @@ impl DirectoryWrites<'_> {
 
     pub async fn create_organization(&self, data: domain::OrganizationData) -> Result<domain::Organization, ApiError> {
         self.caller.require(&[Role::Admin])?;
-        let stored = self.state.store.put_organization(Uuid::new_v4(), data, None, true).await?;
+        let stored = self
+            .state
+            .store
+            .put_organization(Uuid::new_v4(), data, None, true)
+            .await?;
         self.after_write().await;
         Ok(stored)
     }
@@ -276,7 +280,10 @@ impl DirectoryApi {
         if_match: Option<&str>,
     ) -> ApiResult<Record<Organization>> {
         let expected = expected_version(if_match)?;
-        let stored = self.writes(caller).replace_organization(id, input.into(), expected).await?;
+        let stored = self
+            .writes(caller)
+            .replace_organization(id, input.into(), expected)
+            .await?;
         Ok(Self::organization_record(stored, false))
     }
 
@@ -384,7 +391,9 @@ impl DirectoryApi {
     ) -> ApiResult<Record<Organization>> {
         let caller = auth.caller();
         let expected = expected_version(if_match.0.as_deref())?;
-        self.writes(&caller).deactivate(Entity::Organization, id.0, expected).await?;
+        self.writes(&caller)
+            .deactivate(Entity::Organization, id.0, expected)
+            .await?;
         Ok(Self::organization_record(
             self.state.store.get_organization(id.0).await?,
             false,
@@ -470,7 +479,9 @@ impl DirectoryApi {
     ) -> ApiResult<Record<Location>> {
         let caller = auth.caller();
         let expected = expected_version(if_match.0.as_deref())?;
-        self.writes(&caller).deactivate(Entity::Location, id.0, expected).await?;
+        self.writes(&caller)
+            .deactivate(Entity::Location, id.0, expected)
+            .await?;
         Ok(Self::location_record(
             self.state.store.get_location(id.0).await?,
             &caller,

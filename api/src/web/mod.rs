@@ -13,6 +13,7 @@
 mod family_list;
 mod format;
 mod i18n;
+mod listings;
 mod login;
 mod referrals;
 mod render;
@@ -51,7 +52,21 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint<Output = poem::Respon
         .at("/refer/:service_id", get(referrals::refer_page).post(referrals::refer))
         .at("/referrals", get(referrals::referrals_page))
         .at("/referrals/:id", get(referrals::referral_page))
-        .at("/referrals/:id/cancel", post(referrals::cancel))
+        .at("/referrals/:id/move", post(referrals::move_referral))
+        .at("/listings", get(listings::listings_page))
+        .at(
+            "/listings/organization",
+            get(listings::organization_page).post(listings::save_organization),
+        )
+        .at(
+            "/listings/services/:id",
+            get(listings::service_page).post(listings::save_service),
+        )
+        .at("/listings/services/:id/confirm", post(listings::confirm_service))
+        .at(
+            "/listings/locations/:id",
+            get(listings::location_page).post(listings::save_location),
+        )
         .nest("/static", EmbeddedFilesEndpoint::<Assets>::new())
         .around(visitor::resolve)
         .data(state)
@@ -59,7 +74,15 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint<Output = poem::Respon
 
 /// The paths the web app answers, so the app can send them here and everything else to the API.
 pub fn is_web_path(path: &str) -> bool {
-    const PREFIXES: &[&str] = &["/offers/", "/list", "/refer/", "/referrals", "/static/"];
+    const PREFIXES: &[&str] = &[
+        "/offers/",
+        "/list",
+        "/refer/",
+        "/referrals",
+        "/listings",
+        "/people",
+        "/static/",
+    ];
     matches!(path, "/" | "/login" | "/logout" | "/language" | "/password")
         || PREFIXES.iter().any(|p| path.starts_with(p))
 }

@@ -70,7 +70,12 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Person::Name).string().null())
                     .col(ColumnDef::new(Person::Role).string().not_null())
                     .col(ColumnDef::new(Person::OrganizationId).uuid().null())
-                    .col(ColumnDef::new(Person::OrganizationAdmin).boolean().not_null().default(false))
+                    .col(
+                        ColumnDef::new(Person::OrganizationAdmin)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
                     .col(ColumnDef::new(Person::Team).string().null())
                     .col(ColumnDef::new(Person::PasswordHash).string().not_null())
                     .col(
