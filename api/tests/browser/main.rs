@@ -4,6 +4,7 @@
 
 mod caseworker;
 mod harness;
+mod partner;
 
 use std::time::Instant;
 
