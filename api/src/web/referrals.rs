@@ -571,6 +571,17 @@ pub async fn referral_page(
     match result {
         Ok(mut view) => {
             view.created_now = query.has("created");
+            // Opening a new referral may just have made it received: count the new ones again.
+            if view.is_partner && visitor.new_referrals > 0 {
+                let filter = ReferralFilter {
+                    organization_id: visitor.caller.organization_id,
+                    status: Some(ReferralStatus::Requested),
+                    ..Default::default()
+                };
+                let mut visitor = visitor.clone();
+                visitor.new_referrals = state.store.count_referrals(&filter).await.unwrap_or(0);
+                return page(&visitor, "referral.html", view);
+            }
             page(visitor, "referral.html", view)
         }
         Err(error) => api_error_page(state, visitor, error),
