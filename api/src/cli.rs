@@ -86,6 +86,10 @@ pub enum KeysCommand {
         #[arg(long)]
         label: Option<String>,
     },
+    /// List keys: id, role, organization, label, created, revoked (never the secrets).
+    List,
+    /// Revoke a key: it answers 401 from the next request on, on every server.
+    Revoke { id: Uuid },
 }
 
 #[derive(Subcommand, Debug)]

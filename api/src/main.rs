@@ -38,6 +38,31 @@ async fn main() -> anyhow::Result<()> {
             println!("created {role} key {id}");
             println!("{secret}");
         }
+        Command::Keys(KeysCommand::List) => {
+            let config = cli.config(false);
+            std::fs::create_dir_all(&config.data_dir)?;
+            let store = api::open_store(&config).await?;
+            for key in store.list_keys(None).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    key.id,
+                    key.role,
+                    key.organization_id.map(|o| o.to_string()).unwrap_or_else(|| "-".into()),
+                    key.label.as_deref().unwrap_or("-"),
+                    key.created_at.format("%Y-%m-%dT%H:%M:%SZ"),
+                    key.revoked_at
+                        .map(|at| format!("revoked {}", at.format("%Y-%m-%dT%H:%M:%SZ")))
+                        .unwrap_or_else(|| "active".into()),
+                );
+            }
+        }
+        Command::Keys(KeysCommand::Revoke { id }) => {
+            let config = cli.config(false);
+            std::fs::create_dir_all(&config.data_dir)?;
+            let store = api::open_store(&config).await?;
+            let key = store.revoke_key(*id).await?;
+            println!("revoked {} key {}", key.role, key.id);
+        }
         Command::Users(command) => {
             let config = cli.config(false);
             std::fs::create_dir_all(&config.data_dir)?;

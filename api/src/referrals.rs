@@ -302,6 +302,8 @@ pub enum GroupBy {
     Organization,
     Status,
     Area,
+    /// The month of creation, `YYYY-MM` (UTC).
+    Month,
 }
 
 impl From<GroupBy> for ReportGroupBy {
@@ -311,6 +313,7 @@ impl From<GroupBy> for ReportGroupBy {
             GroupBy::Organization => ReportGroupBy::Organization,
             GroupBy::Status => ReportGroupBy::Status,
             GroupBy::Area => ReportGroupBy::Area,
+            GroupBy::Month => ReportGroupBy::Month,
         }
     }
 }
@@ -334,7 +337,8 @@ impl From<domain::HoursStats> for HoursStats {
 /// Aggregates of one group of referrals.
 #[derive(Clone, Debug, Object)]
 pub struct ReportRow {
-    /// Need code, organization id, status or postal code (`unknown` without one); `total` for the total.
+    /// Need code, organization id, status, postal code (`unknown` without one) or month (`YYYY-MM`);
+    /// `total` for the total.
     pub key: String,
     /// The organization's name or the need's Danish label.
     pub label: Option<String>,
@@ -455,6 +459,7 @@ pub fn report_csv(report: &ReferralReport) -> String {
         GroupBy::Organization => "organization",
         GroupBy::Status => "status",
         GroupBy::Area => "area",
+        GroupBy::Month => "month",
     };
     for row in report.groups.iter().chain(std::iter::once(&report.total)) {
         let mut fields = vec![
@@ -487,7 +492,7 @@ pub fn report_csv(report: &ReferralReport) -> String {
 }
 
 /// `2026-01-31` (a whole day: from its start, or `to` up to its end) or an RFC 3339 time.
-fn parse_bound(name: &str, value: &str, end: bool) -> Result<DateTime<Utc>, ApiError> {
+pub(crate) fn parse_bound(name: &str, value: &str, end: bool) -> Result<DateTime<Utc>, ApiError> {
     if let Ok(at) = DateTime::parse_from_rfc3339(value) {
         return Ok(at.with_timezone(&Utc));
     }
@@ -672,6 +677,25 @@ impl Referrals<'_> {
             .await?;
         self.audit("transition", "referral", Some(id)).await?;
         Ok((referral, actor))
+    }
+
+    /// The outcomes report of the referrals created in `[from, to)` (admin), audited as a `report`.
+    pub async fn report(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        group_by: GroupBy,
+    ) -> Result<ReferralReport, ApiError> {
+        self.caller.require(&[Role::Admin])?;
+        let report = self.state.store.referral_report(from, to, group_by.into()).await?;
+        self.audit("report", "referral-report", None).await?;
+        Ok(ReferralReport {
+            from,
+            to,
+            group_by,
+            groups: report.groups.into_iter().map(Into::into).collect(),
+            total: report.total.into(),
+        })
     }
 
     /// A referral's status changes, oldest first.
@@ -907,20 +931,12 @@ impl ReferralApi {
             return Err(ApiError::BadRequest("from must not be after to".into()).into());
         }
         let group_by = group_by.0.unwrap_or(GroupBy::Status);
-        let report = self.state.store.referral_report(from, to, group_by.into()).await?;
-        Referrals {
+        let report = Referrals {
             state: &self.state,
             caller: &caller,
         }
-        .audit("report", "referral-report", None)
+        .report(from, to, group_by)
         .await?;
-        let report = ReferralReport {
-            from,
-            to,
-            group_by,
-            groups: report.groups.into_iter().map(Into::into).collect(),
-            total: report.total.into(),
-        };
         let wants_csv = accept
             .0
             .as_deref()

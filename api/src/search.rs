@@ -296,6 +296,45 @@ impl Search<'_> {
             })
             .collect()
     }
+    /// Counts a search for `needs` near `point` that found nothing within its radius as an unmet need, once
+    /// per need code, in the area searched: the postal code of the `near` place, else of the gazetteer place
+    /// nearest the point. Only need code, area and month are kept (`entities::unmet`): no words, no caller.
+    /// A failure is logged; the search answers all the same.
+    async fn count_unmet(&self, needs: &[String], point: (f64, f64), near: Option<&str>) {
+        if needs.is_empty() {
+            return;
+        }
+        let gazetteer = &self.state.gazetteer;
+        let area = near
+            .and_then(|near| gazetteer.resolve(near))
+            .and_then(|place| place.postcode.clone())
+            .or_else(|| {
+                gazetteer
+                    .places()
+                    .iter()
+                    .filter(|place| place.postcode.is_some())
+                    .min_by(|a, b| {
+                        let distance = |p: &indexer::gazetteer::Place| {
+                            indexer::haversine_km(point.0, point.1, p.latitude, p.longitude)
+                        };
+                        distance(a).total_cmp(&distance(b))
+                    })
+                    .and_then(|place| place.postcode.clone())
+            });
+        let Some(area) = area else { return };
+        let month = entities::unmet::month_of(chrono::Utc::now());
+        let mut counted: Vec<&str> = Vec::new();
+        for code in needs {
+            if counted.contains(&code.as_str()) {
+                continue;
+            }
+            counted.push(code);
+            if let Err(error) = self.state.store.count_unmet_need(code, &area, &month).await {
+                tracing::warn!(%error, "counting an unmet need failed");
+            }
+        }
+    }
+
     /// Runs a search as `GET /v1/search` describes it.
     pub async fn search(&self, params: SearchParams) -> Result<SearchResponse, ApiError> {
         let caller = self.caller;
@@ -324,6 +363,7 @@ impl Search<'_> {
             None => None,
         };
         let offset = ((paging.page - 1) * paging.per_page) as usize;
+        let needs = params.need.clone();
         let results = self
             .run(SearchQuery {
                 text,
@@ -340,6 +380,12 @@ impl Search<'_> {
                 include_confidential: caller.sees_all_confidential(),
             })
             .await?;
+        if let Some(point) = point
+            && results.total == 0
+            && paging.page == 1
+        {
+            self.count_unmet(&needs, point, params.near.as_deref()).await;
+        }
         let items = self.hits(&results);
         Ok(SearchResponse {
             total: results.total as u64,
@@ -454,6 +500,11 @@ impl Search<'_> {
             }
             // Offers in the family's language get a quarter more weight: a nudge, not an override of relevance.
             let weight = |(hit, speaks, _): &(indexer::Hit, bool, usize)| hit.score * if *speaks { 1.25 } else { 1.0 };
+            if let Some(point) = point
+                && total == 0
+            {
+                self.count_unmet(&codes, point, profile.near.as_deref()).await;
+            }
             best.sort_by(|a, b| a.2.cmp(&b.2).then(weight(b).total_cmp(&weight(a))));
             best.truncate(per_need);
             let results = SearchResults {

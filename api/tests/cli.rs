@@ -99,3 +99,50 @@ async fn users_create_list_and_disable() {
     let (_, out, _) = brobygger(dir.path(), &["users", "list"], None);
     assert!(out.contains("Gellerup\tdisabled"), "{out}");
 }
+
+#[tokio::test]
+async fn keys_list_and_revoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err) = brobygger(
+        dir.path(),
+        &["keys", "create", "--role", "reader", "--label", "Kortapp"],
+        None,
+    );
+    assert!(ok, "{err}");
+    let id = out
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("created reader key "))
+        .unwrap()
+        .to_owned();
+    let secret = out.lines().last().unwrap().to_owned();
+    assert!(secret.starts_with("bb_"));
+
+    let (ok, out, err) = brobygger(dir.path(), &["keys", "list"], None);
+    assert!(ok, "{err}");
+    let line = out.lines().find(|l| l.starts_with(&id)).expect("the key is listed");
+    let columns: Vec<&str> = line.split('\t').collect();
+    assert_eq!(columns[1..4], ["reader", "-", "Kortapp"]);
+    assert_eq!(columns[5], "active");
+    assert!(!out.contains(&secret), "secrets are never listed");
+
+    let (ok, out, err) = brobygger(dir.path(), &["keys", "revoke", &id], None);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), format!("revoked reader key {id}"));
+    let (_, out, _) = brobygger(dir.path(), &["keys", "list"], None);
+    assert!(out.lines().find(|l| l.starts_with(&id)).unwrap().contains("\trevoked "));
+
+    let (ok, _, err) = brobygger(
+        dir.path(),
+        &["keys", "revoke", "00000000-0000-0000-0000-000000000000"],
+        None,
+    );
+    assert!(!ok && err.contains("not found"), "{err}");
+    let store = entities::Store::connect(&api::default_database_url(dir.path()))
+        .await
+        .unwrap();
+    assert!(
+        store.authenticate(&secret).await.unwrap().is_none(),
+        "a revoked key authenticates nothing"
+    );
+}

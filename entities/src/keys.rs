@@ -1,9 +1,11 @@
 //! API keys: random 256-bit secrets, stored as SHA-256 hashes, each bound to a role and, for partners,
 //! to one organization.
 
+use chrono::DateTime;
 use chrono::Utc;
 use rand::RngCore;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -18,6 +20,28 @@ pub struct KeyHolder {
     pub key_id: Uuid,
     pub role: Role,
     pub organization_id: Option<Uuid>,
+}
+
+/// A key as `keys list` and the admin's key page show it: never its secret (nor its hash).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub id: Uuid,
+    pub role: String,
+    pub organization_id: Option<Uuid>,
+    pub label: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+fn key_info(row: api_key::Model) -> KeyInfo {
+    KeyInfo {
+        id: row.id,
+        role: row.role,
+        organization_id: row.organization_id,
+        label: row.label,
+        created_at: row.created_at,
+        revoked_at: row.revoked_at,
+    }
 }
 
 const SECRET_PREFIX: &str = "bb_";
@@ -88,5 +112,40 @@ impl Store {
                 organization_id: row.organization_id,
             })
         }))
+    }
+
+    /// Every key (of `organization_id`, when given), newest first.
+    pub async fn list_keys(&self, organization_id: Option<Uuid>) -> Result<Vec<KeyInfo>> {
+        let mut query = api_key::Entity::find();
+        if let Some(org) = organization_id {
+            query = query.filter(api_key::Column::OrganizationId.eq(org));
+        }
+        Ok(query
+            .order_by_desc(api_key::Column::CreatedAt)
+            .order_by_asc(api_key::Column::Id)
+            .all(self.connection())
+            .await?
+            .into_iter()
+            .map(key_info)
+            .collect())
+    }
+
+    /// Revokes a key: from the next request on it authenticates nothing, on every server (each request
+    /// reads the key's row). Revoking a revoked key keeps its first revocation time.
+    pub async fn revoke_key(&self, id: Uuid) -> Result<KeyInfo> {
+        let update = api_key::Entity::update_many()
+            .col_expr(api_key::Column::RevokedAt, Expr::value(Some(Utc::now())))
+            .filter(api_key::Column::Id.eq(id))
+            .filter(api_key::Column::RevokedAt.is_null());
+        self.write_unlogged(move |txn| Box::pin(async move { Ok(update.exec(txn).await.map(drop)?) }))
+            .await?;
+        api_key::Entity::find_by_id(id)
+            .one(self.connection())
+            .await?
+            .map(key_info)
+            .ok_or(Error::NotFound {
+                entity: "key",
+                id: id.to_string(),
+            })
     }
 }

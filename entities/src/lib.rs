@@ -7,7 +7,9 @@ pub mod cpr;
 pub mod directory;
 pub mod error;
 pub mod export;
+pub mod health;
 pub mod hsds;
+pub mod invites;
 pub mod keys;
 pub mod migration;
 pub mod people;
@@ -16,6 +18,7 @@ pub mod referrals;
 pub mod store;
 pub mod tables;
 pub mod taxonomy;
+pub mod unmet;
 
 pub use error::{Error, FieldError, Result};
 pub use store::Store;

@@ -70,13 +70,13 @@ pub struct Session {
     pub csrf_token: String,
 }
 
-fn random_token() -> String {
+pub(crate) fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     hex::encode(bytes)
 }
 
-fn sha256_hex(text: &str) -> String {
+pub(crate) fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
@@ -99,7 +99,7 @@ pub fn normalize_email(email: &str) -> Result<String> {
 }
 
 /// Argon2id with the crate's default parameters (19 MiB, 2 passes), run off the async runtime.
-async fn hash_password(password: String) -> Result<String> {
+pub(crate) async fn hash_password(password: String) -> Result<String> {
     tokio::task::spawn_blocking(move || {
         use argon2::password_hash::{PasswordHasher, SaltString};
         let mut salt = [0u8; 16];
@@ -127,7 +127,7 @@ async fn verify_password(password: String, hash: String) -> bool {
     .unwrap_or(false)
 }
 
-fn check_password(password: &str) -> Result<()> {
+pub(crate) fn check_password(password: &str) -> Result<()> {
     let chars = password.chars().count();
     if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
         return Err(Error::invalid(
@@ -138,7 +138,7 @@ fn check_password(password: &str) -> Result<()> {
     Ok(())
 }
 
-fn person_from_row(row: person::Model) -> Result<Person> {
+pub(crate) fn person_from_row(row: person::Model) -> Result<Person> {
     let role =
         Role::parse(&row.role).ok_or_else(|| Error::Io(format!("person {} has unknown role {}", row.id, row.role)))?;
     Ok(Person {

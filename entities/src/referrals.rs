@@ -258,6 +258,8 @@ pub enum ReportGroupBy {
     Status,
     /// The postal code of the service's first location when the referral was made.
     Area,
+    /// The month the referral was made, `YYYY-MM` (UTC).
+    Month,
 }
 
 /// Median and 90th percentile (nearest rank) of a duration in hours; None without data.
@@ -849,6 +851,7 @@ impl Store {
                 ReportGroupBy::Organization => vec![row.organization_id.to_string()],
                 ReportGroupBy::Status => vec![row.status.clone()],
                 ReportGroupBy::Area => vec![row.area.clone().unwrap_or_else(|| "unknown".into())],
+                ReportGroupBy::Month => vec![row.created_at.format("%Y-%m").to_string()],
             };
             for key in keys {
                 groups.entry(key).or_default().add(row);

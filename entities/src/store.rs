@@ -948,7 +948,7 @@ fn meta(id: Uuid, version: i64, created_at: chrono::DateTime<Utc>, updated_at: c
     }
 }
 
-fn organization_from_row(row: organization::Model) -> Organization {
+pub(crate) fn organization_from_row(row: organization::Model) -> Organization {
     Stored {
         meta: meta(row.id, row.version, row.created_at, row.updated_at),
         data: organization_data(row),

@@ -7,6 +7,7 @@ use sea_orm_migration::prelude::*;
 mod m20261126_000001_directory;
 mod m20261126_000002_referrals;
 mod m20261201_000003_people;
+mod m20261201_000004_admin;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_directory::Migration),
             Box::new(m20261126_000002_referrals::Migration),
             Box::new(m20261201_000003_people::Migration),
+            Box::new(m20261201_000004_admin::Migration),
         ]
     }
 }
