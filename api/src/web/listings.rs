@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use chrono::{NaiveDate, Utc};
+use chrono::Utc;
 use entities::directory::{
     Address, Capacity, LocationData, OrganizationData, OrganizationKind, RecordStatus, Role, Schedule, ServiceData,
     ServiceStatus, WEEKDAYS,
@@ -33,23 +33,6 @@ use crate::web::visitor::Visitor;
 
 /// Empty schedule rows offered under the filled ones.
 const SPARE_SCHEDULE_ROWS: usize = 2;
-
-/// Listings not confirmed for this many months are stale (`BROBYGGER_STALE_MONTHS`, default 6).
-pub fn stale_months() -> u32 {
-    std::env::var("BROBYGGER_STALE_MONTHS")
-        .ok()
-        .and_then(|m| m.parse().ok())
-        .filter(|m| *m > 0)
-        .unwrap_or(6)
-}
-
-/// Whether a listing last confirmed on `assured` (never: None) is stale today.
-pub fn is_stale(assured: Option<NaiveDate>, today: NaiveDate) -> bool {
-    match (assured, today.checked_sub_months(chrono::Months::new(stale_months()))) {
-        (Some(assured), Some(cutoff)) => assured < cutoff,
-        _ => true,
-    }
-}
 
 /// The partner's organisation, or the page for visitors who are not partners (boxed: a response is big).
 fn partner_org(state: &AppState, visitor: &Visitor) -> Result<Uuid, Box<Response>> {
@@ -180,7 +163,6 @@ pub async fn listings_page(
     };
     let result = async {
         let organization = state.store.get_organization(org).await?;
-        let today = Utc::now().date_naive();
         let services: Vec<ServiceRow> = own_services(state, org)
             .await?
             .into_iter()
@@ -193,7 +175,7 @@ pub async fn listings_page(
                 ),
                 active: s.data.status == ServiceStatus::Active,
                 assured: s.data.assured_date.map(|d| d.to_string()).unwrap_or_else(|| "–".into()),
-                stale: s.data.status == ServiceStatus::Active && is_stale(s.data.assured_date, today),
+                stale: s.data.status == ServiceStatus::Active && entities::health::is_stale(s.data.assured_date),
                 full: s.data.capacity == Some(Capacity::Full),
                 version: s.meta.version,
             })
@@ -218,7 +200,7 @@ pub async fn listings_page(
             stale_count: services.iter().filter(|s| s.stale).count(),
             services,
             locations,
-            stale_months: stale_months(),
+            stale_months: entities::health::stale_months(),
             confirmed: query.has("confirmed"),
         })
     }

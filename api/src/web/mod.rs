@@ -15,6 +15,7 @@ mod format;
 mod i18n;
 mod listings;
 mod login;
+mod people;
 mod referrals;
 mod render;
 mod search;
@@ -67,6 +68,9 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint<Output = poem::Respon
             "/listings/locations/:id",
             get(listings::location_page).post(listings::save_location),
         )
+        .at("/people", get(people::people_page))
+        .at("/people/invite", post(people::invite))
+        .at("/people/:id/remove", post(people::remove))
         .nest("/static", EmbeddedFilesEndpoint::<Assets>::new())
         .around(visitor::resolve)
         .data(state)

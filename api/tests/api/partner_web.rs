@@ -12,6 +12,7 @@ use crate::web::{WebClient, logged_in, offer, person};
 on_both_backends!(
     partner_answers_a_referral_in_the_inbox,
     partner_edits_its_listing_and_search_follows,
+    partner_admin_invites_and_removes_colleagues,
 );
 
 async fn partner(app: &TestApp, email: &str, organization: Uuid) -> WebClient {
@@ -261,4 +262,95 @@ async fn partner_edits_its_listing_and_search_follows(app: TestApp) {
     assert_eq!(response.status(), 303);
     let (_, listings) = lise.get("/listings").await;
     assert!(listings.contains("Beboerhuset"));
+}
+
+async fn partner_admin_invites_and_removes_colleagues(app: TestApp) {
+    let (org, _) = offer(&app, "Lektiecafé Gellerup", "Lektiehjælp").await;
+    let (other_org, _) = offer(&app, "Boligsocialt Hus", "Rådgivning").await;
+    // The first person of an organisation is its admin.
+    let mut lise = partner(&app, "lise@lektiecafe.dk", org).await;
+    let (status, html) = lise.get("/people").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("id=\"invite-submit\""));
+    let response = lise.post("/people/invite", &[("email", "not an address")], true).await;
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().contains("id=\"email-error\""));
+    let response = lise
+        .post("/people/invite", &[("email", "ole@lektiecafe.dk")], true)
+        .await;
+    assert_eq!(response.status(), 200);
+    // minijinja writes `/` in values as `&#x2f;`.
+    let html = response.text().await.unwrap().replace("&#x2f;", "/");
+    let start = html.find("href=\"/invite/").expect("the one-time link") + 6;
+    let link = &html[start..start + html[start..].find('"').unwrap()];
+    assert!(link.starts_with("/invite/") && link.len() > 40, "{link}");
+    let invited = app
+        .state
+        .store
+        .list_people()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.email == "ole@lektiecafe.dk")
+        .unwrap();
+    assert_eq!(invited.organization_id, Some(org));
+    assert!(!invited.organization_admin);
+
+    // A colleague who is not the admin sees the people but may not invite or remove.
+    let mut kim = partner(&app, "kim@lektiecafe.dk", org).await;
+    let (_, html) = kim.get("/people").await;
+    assert!(html.contains("ole@lektiecafe.dk") && !html.contains("id=\"invite-submit\""));
+    assert_eq!(
+        kim.post("/people/invite", &[("email", "x@lektiecafe.dk")], true)
+            .await
+            .status(),
+        403
+    );
+    let lise_id = app
+        .state
+        .store
+        .list_people()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.email == "lise@lektiecafe.dk")
+        .unwrap()
+        .id;
+    assert_eq!(
+        kim.post(&format!("/people/{lise_id}/remove"), &[], true).await.status(),
+        403
+    );
+
+    // Another organisation's admin cannot reach them: not found.
+    let mut bo = partner(&app, "bo@boligsocialt.dk", other_org).await;
+    assert!(!bo.get("/people").await.1.contains("lise@lektiecafe.dk"));
+    assert_eq!(
+        bo.post(&format!("/people/{lise_id}/remove"), &[], true).await.status(),
+        404
+    );
+
+    // The admin removes Kim: Kim's session ends and the password no longer works.
+    let kim_id = app
+        .state
+        .store
+        .list_people()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.email == "kim@lektiecafe.dk")
+        .unwrap()
+        .id;
+    assert_eq!(
+        lise.post(&format!("/people/{kim_id}/remove"), &[], true).await.status(),
+        303
+    );
+    assert_eq!(kim.get("/listings").await.0, 303, "logged out");
+    assert!(
+        app.state
+            .store
+            .verify_login("kim@lektiecafe.dk", "correct horse battery")
+            .await
+            .unwrap()
+            .is_err()
+    );
 }
