@@ -801,7 +801,9 @@ impl NeedDetector {
 
     /// A clause ends between words `a` < `b`: punctuation, or a clause-break word ("men", "but") strictly between.
     fn clause_break(&self, text: &str, words: &[Word], a: usize, b: usize) -> bool {
-        if text[words[a].end..words[b].start].contains(['.', ',', ';', ':', '!', '?', '\n', '(', ')']) {
+        // (the two words of "cannot" share their offsets: nothing between them)
+        let between = text.get(words[a].end..words[b].start).unwrap_or_default();
+        if between.contains(['.', ',', ';', ':', '!', '?', '\n', '(', ')']) {
             return true;
         }
         words[a + 1..b].iter().any(|w| self.clause_breaks.contains(&w.key))
@@ -1194,6 +1196,35 @@ mod tests {
         assert_eq!(d.sub_codes().collect::<Vec<_>>(), ["debt-economy/debt-counselling"]);
         assert_eq!(d.entry_count("debt-economy", Lang::Da), 5);
         assert_eq!(d.entry_count("debt-economy", Lang::En), 4);
+    }
+
+    #[test]
+    fn contractions_and_odd_characters_are_words_like_others() {
+        let d = detector();
+        for text in [
+            "I cannot pay the bills",
+            "bills, I cannot",
+            "cannot",
+            "'t bills",
+            "don't",
+            "’t",
+            "gæld 😢 gæld",
+            "e\u{301}gæld",
+            "ديون gæld",
+            "123 gæld 456",
+            "I can't. Debt",
+        ] {
+            let found = d.detect(text, None);
+            assert!(found.len() <= 1, "{text}: {found:?}");
+            for need in &found {
+                assert!(
+                    need.matched.iter().all(|m| text.contains(m.as_str())),
+                    "{text}: {found:?}"
+                );
+            }
+        }
+        assert!(d.detect("I cannot say I have debt", None).is_empty());
+        assert_eq!(codes(&d.detect("I can't. Debt", None)), ["debt-economy"]);
     }
 
     #[test]
