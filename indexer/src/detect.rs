@@ -249,9 +249,8 @@ struct NeedInfo {
     subs: Vec<String>,
 }
 
-/// The analysers of one language: lowercase + stem; for Danish, compound splitting of the stem, each part
-/// stemmed again; then folding. (A word that is not split is stemmed once: stemming twice over-stems, e.g.
-/// "lejligheden" → "lejlig" → "lej".)
+/// The analysers of one language: lowercase + stem; for Danish, compound splitting of the stem and each part (or
+/// the unsplit stem) stemmed again, like the search index's Danish chain; then folding.
 #[derive(Clone)]
 struct Chain {
     stem: TextAnalyzer,
@@ -289,6 +288,10 @@ impl Chain {
                 for part in split {
                     parts.extend(tokens(&mut self.stem, &part));
                 }
+            } else if self.split.is_some() {
+                // Danish: a second pass conflates forms one pass leaves apart ("aktiviteter" → "aktivitet" →
+                // "aktivit", like "aktivitet")
+                parts.extend(tokens(&mut self.stem, &stem));
             } else {
                 parts.push(stem);
             }

@@ -100,3 +100,27 @@ fn context_words_alone_name_nothing_of_their_own() {
         }
     }
 }
+
+/// Other forms than the entry's, and what a family lacks.
+#[test]
+fn forms_and_lacks_name_their_needs() {
+    let detector = detector();
+    for (text, code) in [
+        ("fritidsaktiviteter", "leisure-sport"),
+        ("vi har ikke råd til fritidsaktiviteter", "leisure-sport"),
+        ("lejlighederne", "housing"),
+        ("gældsproblemerne", "debt-economy"),
+        ("vi har ingen bolig", "housing"),
+        ("vi har ingen vintertøj", "food-clothing"),
+        ("we have no winter clothes", "food-clothing"),
+        ("hun har ikke opholdstilladelse", "legal-advice"),
+        ("han har ikke noget fritidsjob", "employment"),
+    ] {
+        let found = detector.detect(text, None);
+        assert!(found.iter().any(|n| n.code == code), "{text}: {found:?}");
+    }
+    for text in ["jeg har ikke brug for en bolig", "vi har ikke problemer med boligen"] {
+        let found = detector.detect(text, None);
+        assert!(found.is_empty(), "{text}: {found:?}");
+    }
+}
