@@ -9,12 +9,13 @@
 //!   ending in `=` matches only those word forms (no stemming or compound splitting: `banker=` is not "banken").
 //! - A longer match hides the shorter ones inside it ("social kontrol" is not also "social").
 //! - Negation: a negation word cancels the first match up to [`NEGATION_WINDOW`] words after it, in the same
-//!   clause ("han har ikke problemer med gæld"), and the next items of a list ("ingen gæld eller regninger"), not
-//!   what follows ("ingen penge til huslejen"); a post-negation word right after a match too ("han slår ikke"). For `lack`
-//!   entries (what a family can be without: a job, a home, money) a plain negation confirms the need ("ingen
-//!   bolig", "no job"); only a strong negation ("ikke brug for", "don't need") cancels them. `missing` entries name
-//!   the need only so, or after a lack word ("mangler venner", "needs shoes"), and are context words otherwise. A negation word
-//!   inside a match ("kan ikke betale") negates nothing else, and pseudo-negations ("ikke kun") none at all.
+//!   clause ("han har ikke problemer med gæld"), and the next items of a list ("ingen gæld eller regninger"),
+//!   not what follows ("ingen penge til huslejen"); a post-negation right after a match too ("han slår ikke").
+//!   For `lack` entries (what a family can be without: a job, a home, money) a plain negation confirms the need
+//!   ("ingen bolig", "no job"); only a strong negation ("ikke brug for", "don't need") cancels them. `missing`
+//!   entries name the need only so, or after a lack word ("mangler venner", "needs shoes"), and are context
+//!   words otherwise. A negation inside a matched phrase ("kan ikke betale") negates nothing else, and
+//!   pseudo-negations ("ikke kun") nothing at all.
 //! - Each need scores `1 - exp(-sum)` over its matches: 1 for a word, +0.5 per further word of a phrase (at most
 //!   2.5), context words 0.3 and only beside a real trigger.
 
