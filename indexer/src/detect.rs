@@ -876,9 +876,8 @@ impl NeedDetector {
             .collect();
         let mut verdicts = vec![Verdict::Stands; matches.len()];
         let mut cancel = |i: usize, strong: bool| {
-            verdicts[i] = if strong || !kind(&matches[i]).lackable() {
-                Verdict::Cancelled
-            } else if verdicts[i] == Verdict::Cancelled {
+            // cancelled by one negation stays cancelled
+            verdicts[i] = if strong || !kind(&matches[i]).lackable() || verdicts[i] == Verdict::Cancelled {
                 Verdict::Cancelled
             } else {
                 Verdict::Confirmed
