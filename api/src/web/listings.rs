@@ -59,6 +59,15 @@ fn parse_id(text: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(text).map_err(|_| ApiError::NotFound("not found".into()))
 }
 
+/// `new` in a form's path is a record to create (None); anything else must be an id.
+fn existing(path: &str) -> Result<Option<Uuid>, ApiError> {
+    if path == "new" {
+        Ok(None)
+    } else {
+        parse_id(path).map(Some)
+    }
+}
+
 /// The field a rule's error path belongs to: `schedules/1/opens_at` → `schedule-1-opens`.
 fn field_of(path: &str) -> String {
     let mut parts = path.split('/');
@@ -560,13 +569,9 @@ pub async fn save_service(
         Err(response) => return *response,
     };
     let lang = visitor.lang;
-    let id = if id == "new" {
-        None
-    } else {
-        match parse_id(&id) {
-            Ok(id) => Some(id),
-            Err(error) => return api_error_page(state, visitor, error),
-        }
+    let id = match existing(&id) {
+        Ok(id) => id,
+        Err(error) => return api_error_page(state, visitor, error),
     };
     let current = match id {
         Some(id) => match state.store.get_service(id).await {
@@ -802,13 +807,9 @@ pub async fn save_location(
         Ok(org) => org,
         Err(response) => return *response,
     };
-    let id = if id == "new" {
-        None
-    } else {
-        match parse_id(&id) {
-            Ok(id) => Some(id),
-            Err(error) => return api_error_page(state, visitor, error),
-        }
+    let id = match existing(&id) {
+        Ok(id) => id,
+        Err(error) => return api_error_page(state, visitor, error),
     };
     let mut errors = Vec::new();
     let mut coordinate = |name: &str| match fields.get(name) {
