@@ -8,11 +8,13 @@
 //!
 //! Tour: `visitor.rs` resolves the session cookie, language and CSRF token of a request; `render.rs` turns
 //! a template and a view into a response (and errors into error pages); `search.rs`, `family_list.rs`,
-//! `referrals.rs` and `login.rs` are the pages.
+//! `referrals.rs` and `login.rs` are the pages; `admin/` the municipality's, `invite.rs` the invitation link.
 
+mod admin;
 mod family_list;
 mod format;
 mod i18n;
+mod invite;
 mod listings;
 mod login;
 mod people;
@@ -71,6 +73,26 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint<Output = poem::Respon
         .at("/people", get(people::people_page))
         .at("/people/invite", post(people::invite))
         .at("/people/:id/remove", post(people::remove))
+        .at("/invite/:token", get(invite::invite_page).post(invite::accept_invite))
+        .at("/admin", get(admin::admin_home))
+        .at("/admin/outcomes", get(admin::outcomes_page))
+        .at("/admin/outcomes.csv", get(admin::outcomes_csv))
+        .at(
+            "/admin/organizations",
+            get(admin::organizations_page).post(admin::create_organization),
+        )
+        .at("/admin/organizations/new", get(admin::new_organization_page))
+        .at("/admin/organizations/:id", get(admin::organization_page))
+        .at(
+            "/admin/organizations/:id/deactivate",
+            post(admin::deactivate_organization),
+        )
+        .at("/admin/organizations/:id/invite", post(admin::invite_partner))
+        .at("/admin/people/:id/reinvite", post(admin::reinvite))
+        .at("/admin/keys", get(admin::keys_page).post(admin::create_key))
+        .at("/admin/keys/:id/revoke", post(admin::revoke_key))
+        .at("/admin/health", get(admin::health_page))
+        .at("/admin/audit", get(admin::audit_page))
         .nest("/static", EmbeddedFilesEndpoint::<Assets>::new())
         .around(visitor::resolve)
         .data(state)
@@ -86,8 +108,10 @@ pub fn is_web_path(path: &str) -> bool {
         "/listings",
         "/people",
         "/static/",
+        "/admin/",
+        "/invite/",
     ];
-    matches!(path, "/" | "/login" | "/logout" | "/language" | "/password")
+    matches!(path, "/" | "/login" | "/logout" | "/language" | "/password" | "/admin")
         || PREFIXES.iter().any(|p| path.starts_with(p))
 }
 

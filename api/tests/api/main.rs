@@ -3,6 +3,8 @@
 
 mod helpers;
 
+mod admin_web;
+
 mod detect;
 mod directory;
 mod hsds;

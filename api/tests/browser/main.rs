@@ -2,6 +2,7 @@
 //! with a notice where chromedriver is missing, and fail there when `BROBYGGER_BROWSER_TESTS=required` (CI).
 //! Screenshots land in `target/screenshots/` (or `$BROBYGGER_SCREENSHOTS`). See `harness.rs`.
 
+mod admin;
 mod caseworker;
 mod harness;
 mod partner;
