@@ -15,7 +15,8 @@ use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder,
 };
 use sha2::Sha256;
 use uuid::Uuid;
@@ -569,6 +570,36 @@ async fn apply_transition(
     append_event(txn, current.id, Some(from), to, by, reason, note, at).await
 }
 
+/// The referrals matching `filter`.
+fn filtered(filter: &ReferralFilter) -> sea_orm::Select<referral::Entity> {
+    let mut query = referral::Entity::find();
+    match (filter.sender_key_id, &filter.sender_team) {
+        (Some(key), Some(team)) => {
+            query = query.filter(
+                sea_orm::Condition::any()
+                    .add(referral::Column::SenderKeyId.eq(key))
+                    .add(referral::Column::SenderTeam.eq(team.clone())),
+            )
+        }
+        (Some(key), None) => query = query.filter(referral::Column::SenderKeyId.eq(key)),
+        (None, Some(team)) => query = query.filter(referral::Column::SenderTeam.eq(team.clone())),
+        (None, None) => {}
+    }
+    if let Some(org) = filter.organization_id {
+        query = query.filter(referral::Column::OrganizationId.eq(org));
+    }
+    if let Some(service) = filter.service_id {
+        query = query.filter(referral::Column::ServiceId.eq(service));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(referral::Column::Status.eq(status.as_str()));
+    }
+    if let Some(hash) = &filter.family_hash {
+        query = query.filter(referral::Column::FamilyHash.eq(hash.clone()));
+    }
+    query
+}
+
 impl Store {
     /// Stores a referral sent by the caseworker `sender_key_id` (a key's or a person's id) of `sender_team`.
     /// The receiving organization is the service's; a service whose capacity is `full` rejects it at once
@@ -705,33 +736,14 @@ impl Store {
         load_referral(self.connection(), id).await
     }
 
+    /// How many referrals match `filter` (the partner's count of new ones on every page).
+    pub async fn count_referrals(&self, filter: &ReferralFilter) -> Result<u64> {
+        Ok(filtered(filter).count(self.connection()).await?)
+    }
+
     /// A page of referrals, newest first.
     pub async fn list_referrals(&self, filter: &ReferralFilter, page: Page) -> Result<(u64, Vec<Referral>)> {
-        let mut query = referral::Entity::find();
-        match (filter.sender_key_id, &filter.sender_team) {
-            (Some(key), Some(team)) => {
-                query = query.filter(
-                    sea_orm::Condition::any()
-                        .add(referral::Column::SenderKeyId.eq(key))
-                        .add(referral::Column::SenderTeam.eq(team.clone())),
-                )
-            }
-            (Some(key), None) => query = query.filter(referral::Column::SenderKeyId.eq(key)),
-            (None, Some(team)) => query = query.filter(referral::Column::SenderTeam.eq(team.clone())),
-            (None, None) => {}
-        }
-        if let Some(org) = filter.organization_id {
-            query = query.filter(referral::Column::OrganizationId.eq(org));
-        }
-        if let Some(service) = filter.service_id {
-            query = query.filter(referral::Column::ServiceId.eq(service));
-        }
-        if let Some(status) = filter.status {
-            query = query.filter(referral::Column::Status.eq(status.as_str()));
-        }
-        if let Some(hash) = &filter.family_hash {
-            query = query.filter(referral::Column::FamilyHash.eq(hash.clone()));
-        }
+        let query = filtered(filter);
         let (total, rows) = page
             .fetch(
                 self.connection(),

@@ -9,11 +9,13 @@
 //!   ending in `=` matches only those word forms (no stemming or compound splitting: `banker=` is not "banken").
 //! - A longer match hides the shorter ones inside it ("social kontrol" is not also "social").
 //! - Negation: a negation word cancels the first match up to [`NEGATION_WINDOW`] words after it, in the same
-//!   clause ("han har ikke problemer med gæld"), and the next items of a list ("ingen gæld eller regninger"), not
-//!   what follows ("ingen penge til huslejen"); a post-negation word right after a match too ("han slår ikke"). For `lack`
-//!   entries (what a family can be without: a job, friends, money) a plain negation confirms the need ("ingen
-//!   venner", "no job"); only a strong negation ("ikke brug for", "don't need") cancels them. A negation word
-//!   inside a match ("kan ikke betale") negates nothing else, and pseudo-negations ("ikke kun") none at all.
+//!   clause ("han har ikke problemer med gæld"), and the next items of a list ("ingen gæld eller regninger"),
+//!   not what follows ("ingen penge til huslejen"); a post-negation right after a match too ("han slår ikke").
+//!   For `lack` entries (what a family can be without: a job, a home, money) a plain negation confirms the need
+//!   ("ingen bolig", "no job"); only a strong negation ("ikke brug for", "don't need") cancels them. `missing`
+//!   entries name the need only so, or after a lack word ("mangler venner", "needs shoes"), and are context
+//!   words otherwise. A negation inside a matched phrase ("kan ikke betale") negates nothing else, and
+//!   pseudo-negations ("ikke kun") nothing at all.
 //! - Each need scores `1 - exp(-sum)` over its matches: 1 for a word, +0.5 per further word of a phrase (at most
 //!   2.5), context words 0.3 and only beside a real trigger.
 
@@ -113,6 +115,8 @@ struct SubTermEntry {
     triggers: PerLang,
     #[serde(default)]
     lack: PerLang,
+    #[serde(default)]
+    missing: PerLang,
 }
 
 #[derive(Deserialize)]
@@ -123,6 +127,8 @@ struct NeedEntry {
     triggers: PerLang,
     #[serde(default)]
     lack: PerLang,
+    #[serde(default)]
+    missing: PerLang,
     #[serde(default)]
     context: PerLang,
     #[serde(default)]
@@ -148,6 +154,8 @@ struct LexiconFile {
     #[serde(default)]
     list_words: PerLang,
     #[serde(default)]
+    lack_words: PerLang,
+    #[serde(default)]
     language_hints: PerLang,
     #[serde(default)]
     compound_parts: PerLang,
@@ -159,9 +167,21 @@ struct LexiconFile {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
+    /// Names the need; a negation cancels it.
     Trigger,
+    /// Names the need, and a plain negation confirms it ("ingen bolig").
     Lack,
+    /// Names the need only under a plain negation ("ingen venner"); otherwise context.
+    Missing,
+    /// Adds weight to a need named by other words.
     Context,
+}
+
+impl Kind {
+    /// A plain negation confirms rather than cancels it.
+    fn lackable(self) -> bool {
+        matches!(self, Kind::Lack | Kind::Missing)
+    }
 }
 
 /// One analysed lexicon entry.
@@ -177,6 +197,14 @@ struct Pattern {
     sub: Option<usize>,
     kind: Kind,
     weight: f32,
+}
+
+/// What negations make of a match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    Stands,
+    Cancelled,
+    Confirmed,
 }
 
 /// Patterns of one language, indexed by their first key (and its ASCII form); exact entries apart.
@@ -249,9 +277,8 @@ struct NeedInfo {
     subs: Vec<String>,
 }
 
-/// The analysers of one language: lowercase + stem; for Danish, compound splitting of the stem, each part
-/// stemmed again; then folding. (A word that is not split is stemmed once: stemming twice over-stems, e.g.
-/// "lejligheden" → "lejlig" → "lej".)
+/// The analysers of one language: lowercase + stem; for Danish, compound splitting of the stem and each part (or
+/// the unsplit stem) stemmed again, like the search index's Danish chain; then folding.
 #[derive(Clone)]
 struct Chain {
     stem: TextAnalyzer,
@@ -289,6 +316,10 @@ impl Chain {
                 for part in split {
                     parts.extend(tokens(&mut self.stem, &part));
                 }
+            } else if self.split.is_some() {
+                // Danish: a second pass conflates forms one pass leaves apart ("aktiviteter" → "aktivitet" →
+                // "aktivit", like "aktivitet")
+                parts.extend(tokens(&mut self.stem, &stem));
             } else {
                 parts.push(stem);
             }
@@ -326,6 +357,7 @@ pub struct NeedDetector {
     pseudo_negations: WordPhrases,
     clause_breaks: HashSet<String>,
     list_words: HashSet<String>,
+    lack_words: WordPhrases,
     hints: [HashSet<String>; 2],
 }
 
@@ -382,6 +414,8 @@ struct Match {
     start: usize,
     end: usize,
     tokens: usize,
+    /// A plain negation confirms it (lack and missing entries: "ingen venner").
+    confirmed: bool,
 }
 
 impl Match {
@@ -542,9 +576,9 @@ impl NeedDetector {
             .needs
             .iter()
             .flat_map(|n| {
-                [&n.triggers, &n.lack, &n.context]
+                [&n.triggers, &n.lack, &n.missing, &n.context]
                     .into_iter()
-                    .chain(n.sub_terms.iter().flat_map(|s| [&s.triggers, &s.lack]))
+                    .chain(n.sub_terms.iter().flat_map(|s| [&s.triggers, &s.lack, &s.missing]))
             })
             .flat_map(|p| p.da.iter())
             .filter(|e| !e.trim().contains(char::is_whitespace) && !e.trim().ends_with('='))
@@ -571,6 +605,7 @@ impl NeedDetector {
         let post_negations = word_phrases(&file.post_negations.both()).words();
         let clause_breaks = word_phrases(&file.clause_breaks.both()).words();
         let list_words = word_phrases(&file.list_words.both()).words();
+        let lack_words = word_phrases(&file.lack_words.both());
         let hints = [
             word_phrases(&[&file.language_hints.da]).words(),
             word_phrases(&[&file.language_hints.en]).words(),
@@ -590,6 +625,7 @@ impl NeedDetector {
             let mut lists: Vec<(&PerLang, Option<usize>, Kind)> = vec![
                 (&entry.triggers, None, Kind::Trigger),
                 (&entry.lack, None, Kind::Lack),
+                (&entry.missing, None, Kind::Missing),
                 (&entry.context, None, Kind::Context),
             ];
             for sub in &entry.sub_terms {
@@ -601,6 +637,7 @@ impl NeedDetector {
                 }
                 lists.push((&sub.triggers, Some(subs.len()), Kind::Trigger));
                 lists.push((&sub.lack, Some(subs.len()), Kind::Lack));
+                lists.push((&sub.missing, Some(subs.len()), Kind::Missing));
                 subs.push(sub_code.to_string());
             }
             // An entry that repeats another of the same need (after analysis) is a mistake in the file.
@@ -637,6 +674,7 @@ impl NeedDetector {
             pseudo_negations,
             clause_breaks,
             list_words,
+            lack_words,
             hints,
         })
     }
@@ -727,14 +765,16 @@ impl NeedDetector {
             .filter(|m| !matches.iter().any(|o| o.contains(m)))
             .copied()
             .collect();
-        let kept: Vec<Match> = {
-            let negated = self.negated(text, &words, &kept);
-            kept.into_iter()
-                .zip(negated)
-                .filter(|(_, n)| !n)
-                .map(|(m, _)| m)
-                .collect()
-        };
+        let verdicts = self.negated(text, &words, &kept);
+        let kept: Vec<Match> = kept
+            .into_iter()
+            .zip(verdicts)
+            .filter_map(|(m, verdict)| match verdict {
+                Verdict::Stands => Some(m),
+                Verdict::Confirmed => Some(Match { confirmed: true, ..m }),
+                Verdict::Cancelled => None,
+            })
+            .collect();
         self.score(text, &words, &kept)
     }
 
@@ -793,6 +833,7 @@ impl NeedDetector {
                         start: tok.word,
                         end: toks[end - 1].word,
                         tokens: pattern.keys.len(),
+                        confirmed: false,
                     });
                 }
             }
@@ -801,18 +842,20 @@ impl NeedDetector {
 
     /// A clause ends between words `a` < `b`: punctuation, or a clause-break word ("men", "but") strictly between.
     fn clause_break(&self, text: &str, words: &[Word], a: usize, b: usize) -> bool {
-        if text[words[a].end..words[b].start].contains(['.', ',', ';', ':', '!', '?', '\n', '(', ')']) {
+        // (the two words of "cannot" share their offsets: nothing between them)
+        let between = text.get(words[a].end..words[b].start).unwrap_or_default();
+        if between.contains(['.', ',', ';', ':', '!', '?', '\n', '(', ')']) {
             return true;
         }
         words[a + 1..b].iter().any(|w| self.clause_breaks.contains(&w.key))
     }
 
-    /// For each match: is it cancelled by a negation?
+    /// For each match: does a negation cancel it, or confirm it (lack and missing entries)?
     ///
     /// A negation's object is the first trigger after it (within [`NEGATION_WINDOW`] words, same clause), with
     /// the context words before it, and the next items of a list joined by list words ("ingen gæld eller
     /// regninger"); not what follows ("ingen penge til huslejen" still names the rent).
-    fn negated(&self, text: &str, words: &[Word], matches: &[Match]) -> Vec<bool> {
+    fn negated(&self, text: &str, words: &[Word], matches: &[Match]) -> Vec<Verdict> {
         let kind = |m: &Match| self.patterns[m.lang].patterns[m.pattern].kind;
         // A negation inside a matched phrase ("kan ikke betale", "ingen venner") is part of it.
         let inside_match = |start: usize, end: usize| {
@@ -831,11 +874,14 @@ impl NeedDetector {
             .filter(|&(s, e, _)| !inside_match(s, e) && !in_pseudo(s, e))
             .map(|(_, e, strong)| (e, strong))
             .collect();
-        let mut cancelled = vec![false; matches.len()];
+        let mut verdicts = vec![Verdict::Stands; matches.len()];
         let mut cancel = |i: usize, strong: bool| {
-            if strong || kind(&matches[i]) != Kind::Lack {
-                cancelled[i] = true;
-            }
+            // cancelled by one negation stays cancelled
+            verdicts[i] = if strong || !kind(&matches[i]).lackable() || verdicts[i] == Verdict::Cancelled {
+                Verdict::Cancelled
+            } else {
+                Verdict::Confirmed
+            };
         };
         for &(negation_end, strong) in &negations {
             // Matches after the negation, by start.
@@ -883,6 +929,20 @@ impl NeedDetector {
                 }
             }
         }
+        // Lack words ("mangler", "har brug for", "need") confirm a lack or missing entry just after them.
+        let lacking = self.lack_words.find(words);
+        for (i, m) in matches.iter().enumerate() {
+            let confirmed = kind(m).lackable()
+                && lacking.iter().any(|&(s, e)| {
+                    e < m.start
+                        && m.start - e - 1 <= NEGATION_WINDOW
+                        && !inside_match(s, e)
+                        && !self.clause_break(text, words, e, m.start)
+                });
+            if confirmed && verdicts[i] == Verdict::Stands {
+                verdicts[i] = Verdict::Confirmed;
+            }
+        }
         // Post-negations ("han slår ikke") cancel the match just before them.
         let post: Vec<usize> = (0..words.len())
             .filter(|&i| self.post_negations.contains(&words[i].key) && !inside_match(i, i) && !in_pseudo(i, i))
@@ -891,11 +951,11 @@ impl NeedDetector {
             let after = post.iter().any(|&p| {
                 p > m.end && p - m.end - 1 <= POST_NEGATION_WINDOW && !self.clause_break(text, words, m.end, p)
             });
-            if after && kind(m) != Kind::Lack {
-                cancelled[i] = true;
+            if after && !kind(m).lackable() {
+                verdicts[i] = Verdict::Cancelled;
             }
         }
-        cancelled
+        verdicts
     }
 
     fn score(&self, text: &str, words: &[Word], matches: &[Match]) -> Vec<DetectedNeed> {
@@ -934,7 +994,8 @@ impl NeedDetector {
             }
             match pattern.kind {
                 Kind::Context => acc.context += pattern.weight,
-                Kind::Trigger | Kind::Lack => {
+                Kind::Missing if !m.confirmed => acc.context += CONTEXT_WEIGHT,
+                Kind::Trigger | Kind::Lack | Kind::Missing => {
                     acc.triggered = true;
                     acc.sum += pattern.weight;
                 }
@@ -996,6 +1057,7 @@ mod tests {
       "pseudo_negations": {"da": ["ikke kun"], "en": ["not only"]},
       "clause_breaks": {"da": ["men", "og"], "en": ["but", "and"]},
       "list_words": {"da": ["eller"], "en": ["or"]},
+      "lack_words": {"da": ["mangler", "brug for"], "en": ["need", "needs"]},
       "language_hints": {"da": ["jeg", "har", "og", "min", "mig", "han", "vi", "er", "ikke"],
                          "en": ["i", "my", "the", "and", "have", "not", "he", "am", "so"]},
       "compound_parts": {"da": ["problemer"]},
@@ -1009,7 +1071,7 @@ mod tests {
          "triggers": {"da": ["slår", "min mand slår mig", "banker=", "social kontrol"], "en": ["hits me", "domestic violence"]}},
         {"code": "loneliness-network",
          "triggers": {"da": ["ensom", "social", "ingen venner"], "en": ["lonely"]},
-         "lack": {"da": ["venner"], "en": ["friends"]}},
+         "missing": {"da": ["venner"], "en": ["friends"]}},
         {"code": "food-clothing", "triggers": {"da": ["mad"], "en": ["food"]}},
         {"code": "housing", "triggers": {"da": ["husleje"], "en": ["rent"]}}
       ]
@@ -1154,6 +1216,27 @@ mod tests {
         assert_eq!(detect(&d, "I have no friends", &mut found), ["loneliness-network"]);
         assert_eq!(detect(&d, "jeg har ingen venner", &mut found), ["loneliness-network"]);
         assert_eq!(found[0].matched, ["ingen venner"]);
+        // missing entries name the need only when missing
+        assert_eq!(
+            detect(&d, "jeg har ikke nogen venner", &mut found),
+            ["loneliness-network"]
+        );
+        assert_eq!(found[0].matched, ["venner"]);
+        assert_eq!(detect(&d, "han leger med sine venner", &mut found), Vec::<&str>::new());
+        assert_eq!(detect(&d, "I have friends", &mut found), Vec::<&str>::new());
+        assert_eq!(
+            detect(&d, "hun mangler nogle venner", &mut found),
+            ["loneliness-network"]
+        );
+        assert_eq!(detect(&d, "she needs friends", &mut found), ["loneliness-network"]);
+        // (not across a clause)
+        assert_eq!(
+            detect(&d, "she needs help, friends say", &mut found),
+            Vec::<&str>::new()
+        );
+        // ... and add weight like context otherwise
+        let lonely = d.detect("ensom", None)[0].score;
+        assert!(d.detect("ensom, savner venner", None)[0].score > lonely);
         // a strong negation cancels lack words too
         assert_eq!(detect(&d, "vi har ikke brug for penge", &mut found), Vec::<&str>::new());
         assert_eq!(detect(&d, "I don't need money", &mut found), Vec::<&str>::new());
@@ -1193,7 +1276,37 @@ mod tests {
         assert!(d.detect("gæld", None)[0].sub_codes.is_empty());
         assert_eq!(d.sub_codes().collect::<Vec<_>>(), ["debt-economy/debt-counselling"]);
         assert_eq!(d.entry_count("debt-economy", Lang::Da), 5);
+        assert_eq!(d.entry_count("loneliness-network", Lang::En), 2);
         assert_eq!(d.entry_count("debt-economy", Lang::En), 4);
+    }
+
+    #[test]
+    fn contractions_and_odd_characters_are_words_like_others() {
+        let d = detector();
+        for text in [
+            "I cannot pay the bills",
+            "bills, I cannot",
+            "cannot",
+            "'t bills",
+            "don't",
+            "’t",
+            "gæld 😢 gæld",
+            "e\u{301}gæld",
+            "ديون gæld",
+            "123 gæld 456",
+            "I can't. Debt",
+        ] {
+            let found = d.detect(text, None);
+            assert!(found.len() <= 1, "{text}: {found:?}");
+            for need in &found {
+                assert!(
+                    need.matched.iter().all(|m| text.contains(m.as_str())),
+                    "{text}: {found:?}"
+                );
+            }
+        }
+        assert!(d.detect("I cannot say I have debt", None).is_empty());
+        assert_eq!(codes(&d.detect("I can't. Debt", None)), ["debt-economy"]);
     }
 
     #[test]

@@ -85,18 +85,62 @@ fn every_entry_names_its_own_need() {
     );
 }
 
-/// Context words strengthen a need but never name it alone.
+/// Context words strengthen a need but never name it alone; missing entries name it only when missing.
 #[test]
-fn context_words_alone_name_nothing_of_their_own() {
+fn context_and_missing_entries_alone_name_nothing_of_their_own() {
     let detector = detector();
     let lexicon: Value = serde_json::from_str(LEXICON).unwrap();
+    let mut missing = 0;
     for need in lexicon["needs"].as_array().unwrap() {
         let code = need["code"].as_str().unwrap();
-        for (lang, key) in [(Lang::Da, "da"), (Lang::En, "en")] {
-            for entry in strings(&need["context"][key]) {
-                let found = detector.detect(&entry, Some(lang));
+        for (lang, key, negation) in [(Lang::Da, "da", "ingen"), (Lang::En, "en", "no")] {
+            for entry in strings(&need["context"][key])
+                .iter()
+                .chain(&strings(&need["missing"][key]))
+            {
+                let found = detector.detect(entry.trim_end_matches('='), Some(lang));
                 assert!(!found.iter().any(|n| n.code == code), "{entry} → {found:?}");
             }
+            for entry in strings(&need["missing"][key]) {
+                let text = format!("{negation} {}", entry.trim_end_matches('='));
+                let found = detector.detect(&text, Some(lang));
+                assert!(found.iter().any(|n| n.code == code), "{text} → {found:?}");
+                missing += 1;
+            }
         }
+    }
+    assert!(missing >= 10, "{missing}");
+}
+
+/// Other forms than the entry's, and what a family lacks.
+#[test]
+fn forms_and_lacks_name_their_needs() {
+    let detector = detector();
+    for (text, code) in [
+        ("fritidsaktiviteter", "leisure-sport"),
+        ("vi har ikke råd til fritidsaktiviteter", "leisure-sport"),
+        ("lejlighederne", "housing"),
+        ("gældsproblemerne", "debt-economy"),
+        ("vi har ingen bolig", "housing"),
+        ("vi har ingen vintertøj", "food-clothing"),
+        ("we have no winter clothes", "food-clothing"),
+        ("hun har ikke opholdstilladelse", "legal-advice"),
+        ("han har ikke noget fritidsjob", "employment"),
+        ("hun har ikke nogen venner", "loneliness-network"),
+        ("the children have no shoes", "food-clothing"),
+    ] {
+        let found = detector.detect(text, None);
+        assert!(found.iter().any(|n| n.code == code), "{text}: {found:?}");
+    }
+    for (text, code) in [
+        ("jeg har ikke brug for en bolig", "housing"),
+        ("vi har ikke problemer med boligen", "housing"),
+        ("han spiller fodbold med sine venner", "loneliness-network"),
+        ("hun har nye sko", "food-clothing"),
+        ("min mand arbejder i Aarhus", "employment"),
+        ("I am fine, thank you", "legal-advice"),
+    ] {
+        let found = detector.detect(text, None);
+        assert!(!found.iter().any(|n| n.code == code), "{text}: {found:?}");
     }
 }

@@ -176,6 +176,30 @@ fn service_id(form: &Fields) -> Option<Uuid> {
     form.get("service_id").and_then(|id| Uuid::parse_str(id).ok())
 }
 
+/// Adds (`adding`) or removes the form's service on the caseworker's list.
+async fn change(state: &AppState, visitor: &Visitor, htmx: bool, form: &Fields, adding: bool) -> Response {
+    let person_id = match visitor.person_with_role(&[Role::Caseworker]) {
+        Ok(person) => person.id,
+        Err(need) => return need.response(state, visitor),
+    };
+    let Some(id) = service_id(form) else {
+        return api_error_page(
+            state,
+            visitor,
+            crate::problem::ApiError::BadRequest("service_id".into()),
+        );
+    };
+    let changed = if adding {
+        state.store.add_to_family_list(person_id, id).await
+    } else {
+        state.store.remove_from_family_list(person_id, id).await
+    };
+    if let Err(error) = changed {
+        return api_error_page(state, visitor, error.into());
+    }
+    after_change(visitor, form, htmx, Some(id), adding)
+}
+
 #[handler]
 pub async fn add(
     state: Data<&Arc<AppState>>,
@@ -183,21 +207,7 @@ pub async fn add(
     req: &poem::Request,
     Form(form): Form<Fields>,
 ) -> Response {
-    let person_id = match visitor.person_with_role(&[Role::Caseworker]) {
-        Ok(person) => person.id,
-        Err(need) => return need.response(&state, visitor),
-    };
-    let Some(id) = service_id(&form) else {
-        return api_error_page(
-            &state,
-            visitor,
-            crate::problem::ApiError::BadRequest("service_id".into()),
-        );
-    };
-    if let Err(error) = state.store.add_to_family_list(person_id, id).await {
-        return api_error_page(&state, visitor, error.into());
-    }
-    after_change(visitor, &form, req.headers().contains_key("hx-request"), Some(id), true)
+    change(&state, visitor, req.headers().contains_key("hx-request"), &form, true).await
 }
 
 #[handler]
@@ -207,27 +217,7 @@ pub async fn remove(
     req: &poem::Request,
     Form(form): Form<Fields>,
 ) -> Response {
-    let person_id = match visitor.person_with_role(&[Role::Caseworker]) {
-        Ok(person) => person.id,
-        Err(need) => return need.response(&state, visitor),
-    };
-    let Some(id) = service_id(&form) else {
-        return api_error_page(
-            &state,
-            visitor,
-            crate::problem::ApiError::BadRequest("service_id".into()),
-        );
-    };
-    if let Err(error) = state.store.remove_from_family_list(person_id, id).await {
-        return api_error_page(&state, visitor, error.into());
-    }
-    after_change(
-        visitor,
-        &form,
-        req.headers().contains_key("hx-request"),
-        Some(id),
-        false,
-    )
+    change(&state, visitor, req.headers().contains_key("hx-request"), &form, false).await
 }
 
 #[handler]

@@ -15,7 +15,9 @@ mod family_list;
 mod format;
 mod i18n;
 mod invite;
+mod listings;
 mod login;
+mod people;
 mod referrals;
 mod render;
 mod search;
@@ -53,7 +55,24 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint<Output = poem::Respon
         .at("/refer/:service_id", get(referrals::refer_page).post(referrals::refer))
         .at("/referrals", get(referrals::referrals_page))
         .at("/referrals/:id", get(referrals::referral_page))
-        .at("/referrals/:id/cancel", post(referrals::cancel))
+        .at("/referrals/:id/move", post(referrals::move_referral))
+        .at("/listings", get(listings::listings_page))
+        .at(
+            "/listings/organization",
+            get(listings::organization_page).post(listings::save_organization),
+        )
+        .at(
+            "/listings/services/:id",
+            get(listings::service_page).post(listings::save_service),
+        )
+        .at("/listings/services/:id/confirm", post(listings::confirm_service))
+        .at(
+            "/listings/locations/:id",
+            get(listings::location_page).post(listings::save_location),
+        )
+        .at("/people", get(people::people_page))
+        .at("/people/invite", post(people::invite))
+        .at("/people/:id/remove", post(people::remove))
         .at("/invite/:token", get(invite::invite_page).post(invite::accept_invite))
         .at("/admin", get(admin::admin_home))
         .at("/admin/outcomes", get(admin::outcomes_page))
@@ -86,6 +105,8 @@ pub fn is_web_path(path: &str) -> bool {
         "/list",
         "/refer/",
         "/referrals",
+        "/listings",
+        "/people",
         "/static/",
         "/admin/",
         "/invite/",

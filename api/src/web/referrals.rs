@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use entities::directory::Role;
-use entities::referral_rules::{Actor, ReferralStatus, legal_targets};
+use entities::referral_rules::{Actor, ReferralStatus, RejectionReason, legal_targets};
 use entities::referrals::{CONTACT_PREFERENCES, Consent, NewReferral, Priority, Referral, ReferralFilter};
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Path, Query, Redirect};
@@ -247,6 +247,8 @@ struct ReferralsView {
     rows: Vec<ReferralRow>,
     scope: &'static str,
     has_team: bool,
+    is_partner: bool,
+    service_choices: Vec<Choice>,
     status_choices: Vec<Choice>,
     status: String,
     total: u64,
@@ -293,10 +295,11 @@ const PER_PAGE: u64 = 20;
 #[handler]
 pub async fn referrals_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Query(query): Query<Fields>) -> Response {
     let state: &AppState = &state;
-    if let Err(need) = visitor.person_with_role(&[Role::Caseworker]) {
+    if let Err(need) = visitor.person_with_role(&[Role::Caseworker, Role::Partner]) {
         return need.response(state, visitor);
     }
     let lang = visitor.lang;
+    let is_partner = visitor.is(Role::Partner);
     let has_team = visitor.caller.team.is_some();
     let scope = if has_team && query.get("scope") == Some("team") {
         SenderScope::Team
@@ -309,8 +312,28 @@ pub async fn referrals_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Quer
         .and_then(|p| p.parse().ok())
         .filter(|p| *p >= 1)
         .unwrap_or(1);
+    // A partner filters its inbox by service too (its organization's services).
+    let services = match (is_partner, visitor.caller.organization_id) {
+        (true, Some(org)) => {
+            let filter = entities::store::ListFilter {
+                organization_id: Some(org),
+                status: None,
+            };
+            let paging = entities::store::Page { page: 1, per_page: 100 };
+            match state.store.list_services(&filter, paging).await {
+                Ok((_, services)) => services,
+                Err(error) => return api_error_page(state, visitor, error.into()),
+            }
+        }
+        _ => Vec::new(),
+    };
+    let service_id = query
+        .get("service")
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .filter(|id| services.iter().any(|s| s.meta.id == *id));
     let filter = ReferralFilter {
         status,
+        service_id,
         ..Default::default()
     };
     let paging = entities::store::Page {
@@ -351,6 +374,9 @@ pub async fn referrals_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Quer
         if let Some(status) = status {
             pairs.push(("status", status.as_str().to_owned()));
         }
+        if let Some(service) = service_id {
+            pairs.push(("service", service.to_string()));
+        }
         format!("/referrals?{}", serde_urlencoded::to_string(&pairs).unwrap_or_default())
     };
     let pages = total.div_ceil(PER_PAGE).max(1);
@@ -361,6 +387,15 @@ pub async fn referrals_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Quer
             rows,
             scope: scope_code,
             has_team,
+            is_partner,
+            service_choices: services
+                .iter()
+                .map(|s| Choice {
+                    value: s.meta.id.to_string(),
+                    label: s.data.name.clone(),
+                    selected: service_id == Some(s.meta.id),
+                })
+                .collect(),
             status_choices: ReferralStatus::ALL
                 .iter()
                 .map(|s| Choice {
@@ -387,6 +422,49 @@ struct EventRow {
     at: String,
 }
 
+/// One legal next step: accept, reject (with a reason from the list), hold, ...
+#[derive(Serialize)]
+struct ActionView {
+    to: &'static str,
+    label: String,
+    /// `rejection` (a reason from the list), `text` (a free-text reason) or `none`.
+    reason: &'static str,
+    reasons: Vec<Choice>,
+    /// Buttons of steps that end the referral badly get the warning style.
+    warning: bool,
+}
+
+fn actions(lang: Lang, referral: &Referral, actor: Actor) -> Vec<ActionView> {
+    legal_targets(referral.status, actor, referral.held_from)
+        .into_iter()
+        .map(|to| ActionView {
+            to: to.as_str(),
+            label: text(lang, &format!("action_{}", to.as_str())),
+            reason: match to {
+                ReferralStatus::Rejected => "rejection",
+                to if to.requires_reason() => "text",
+                _ => "none",
+            },
+            reasons: if to == ReferralStatus::Rejected {
+                RejectionReason::ALL
+                    .iter()
+                    .map(|r| Choice {
+                        value: r.as_str().to_owned(),
+                        label: text(lang, &format!("reason_{}", r.as_str())),
+                        selected: false,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            warning: matches!(
+                to,
+                ReferralStatus::Rejected | ReferralStatus::Failed | ReferralStatus::Cancelled
+            ),
+        })
+        .collect()
+}
+
 #[derive(Serialize)]
 struct ReferralView {
     id: Uuid,
@@ -403,7 +481,9 @@ struct ReferralView {
     created: String,
     version: i64,
     events: Vec<EventRow>,
-    can_cancel: bool,
+    /// The steps the visitor may take now, each its own small form.
+    actions: Vec<ActionView>,
+    is_partner: bool,
     created_now: bool,
     conflict: bool,
     errors: Vec<FieldProblem>,
@@ -417,6 +497,7 @@ async fn referral_view(
 ) -> Result<ReferralView, ApiError> {
     let lang = visitor.lang;
     let events = referrals(state, visitor).events(referral.id).await?;
+    let actions = actions(lang, &referral, actor);
     let names = names(state, std::slice::from_ref(&referral)).await?;
     let (service, organization) = names.get(&referral.service_id).cloned().unwrap_or_default();
     let time = |at: chrono::DateTime<Utc>| at.format("%Y-%m-%d %H:%M").to_string();
@@ -462,7 +543,8 @@ async fn referral_view(
                 at: time(e.at),
             })
             .collect(),
-        can_cancel: legal_targets(referral.status, actor, referral.held_from).contains(&ReferralStatus::Cancelled),
+        actions,
+        is_partner: actor == Actor::ReceivingPartner,
         created_now: false,
         conflict: false,
         errors: Vec::new(),
@@ -477,7 +559,7 @@ pub async fn referral_page(
     Query(query): Query<Fields>,
 ) -> Response {
     let state: &AppState = &state;
-    if let Err(need) = visitor.person_with_role(&[Role::Caseworker]) {
+    if let Err(need) = visitor.person_with_role(&[Role::Caseworker, Role::Partner]) {
         return need.response(state, visitor);
     }
     let result = async {
@@ -489,31 +571,49 @@ pub async fn referral_page(
     match result {
         Ok(mut view) => {
             view.created_now = query.has("created");
+            // Opening a new referral may just have made it received: count the new ones again.
+            if view.is_partner && visitor.new_referrals > 0 {
+                let filter = ReferralFilter {
+                    organization_id: visitor.caller.organization_id,
+                    status: Some(ReferralStatus::Requested),
+                    ..Default::default()
+                };
+                let mut visitor = visitor.clone();
+                visitor.new_referrals = state.store.count_referrals(&filter).await.unwrap_or(0);
+                return page(&visitor, "referral.html", view);
+            }
             page(visitor, "referral.html", view)
         }
         Err(error) => api_error_page(state, visitor, error),
     }
 }
 
+/// One step of the state machine from the referral's page: the sender cancels; the receiving partner
+/// accepts, rejects, holds, starts, completes or fails. `version` is the one the page showed: a referral
+/// someone else moved meanwhile is shown as it is now ("changed meanwhile"), never overwritten.
 #[handler]
-pub async fn cancel(
+pub async fn move_referral(
     state: Data<&Arc<AppState>>,
     visitor: &Visitor,
     Path(id): Path<String>,
     Form(fields): Form<Fields>,
 ) -> Response {
     let state: &AppState = &state;
-    if let Err(need) = visitor.person_with_role(&[Role::Caseworker]) {
+    if let Err(need) = visitor.person_with_role(&[Role::Caseworker, Role::Partner]) {
         return need.response(state, visitor);
     }
     let id = match parse_id(&id) {
         Ok(id) => id,
         Err(error) => return api_error_page(state, visitor, error),
     };
+    let Some(to) = fields.get("to").and_then(|to| ReferralStatus::parse(to).ok()) else {
+        return api_error_page(state, visitor, ApiError::BadRequest("to".into()));
+    };
     let version = fields.get("version").and_then(|v| v.parse::<i64>().ok());
     let reason = fields.get("reason").map(str::to_owned);
+    let note = fields.get("note").map(str::to_owned);
     let moved = referrals(state, visitor)
-        .transition(id, version, ReferralStatus::Cancelled, reason.clone(), None)
+        .transition(id, version, to, reason, note)
         .await;
     match moved {
         Ok(_) => Redirect::see_other(format!("/referrals/{id}")).into_response(),
@@ -527,13 +627,21 @@ pub async fn cancel(
             match reopened {
                 Ok(mut view) => {
                     let status = error.status();
-                    if matches!(error, ApiError::Invalid(_)) {
-                        view.errors.push(FieldProblem {
-                            field: "reason".into(),
-                            message: text(visitor.lang, "error_cancel_reason"),
-                        });
-                    } else {
-                        view.conflict = true;
+                    match &error {
+                        ApiError::Invalid(problems) => {
+                            let key = if problems.iter().any(|p| p.reason.contains("CPR")) {
+                                "error_cpr"
+                            } else if problems.iter().any(|p| p.path == "note") {
+                                "error_note"
+                            } else {
+                                "error_reason"
+                            };
+                            view.errors.push(FieldProblem {
+                                field: format!("reason-{}", to.as_str()),
+                                message: text(visitor.lang, key),
+                            });
+                        }
+                        _ => view.conflict = true,
                     }
                     page_with_status(visitor, status, "referral.html", view)
                 }

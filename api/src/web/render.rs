@@ -53,6 +53,7 @@ struct Frame<'a> {
     person_name: Option<String>,
     path: &'a str,
     path_and_query: &'a str,
+    new_referrals: u64,
 }
 
 fn frame<'a>(visitor: &'a Visitor, path: &'a str) -> Frame<'a> {
@@ -67,6 +68,7 @@ fn frame<'a>(visitor: &'a Visitor, path: &'a str) -> Frame<'a> {
             .map(|p| p.name.clone().unwrap_or_else(|| p.email.clone())),
         path,
         path_and_query: &visitor.path_and_query,
+        new_referrals: visitor.new_referrals,
     }
 }
 

@@ -34,6 +34,8 @@ pub struct Visitor {
     /// The path of the page, for the navigation's "current" mark and the login's way back.
     pub path: String,
     pub path_and_query: String,
+    /// For partners: referrals to their organization not yet opened (shown on every page).
+    pub new_referrals: u64,
     /// Served over TLS (directly or, by `X-Forwarded-Proto`, behind a proxy): cookies get `Secure`.
     pub secure: bool,
 }
@@ -144,6 +146,20 @@ pub async fn resolve<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Res
         .or(cookie_lang)
         .unwrap_or(Lang::Da);
     let session_token = session_token.filter(|_| person.is_some());
+    let new_referrals = match (caller.role, caller.organization_id) {
+        (Some(Role::Partner), Some(organization_id)) => {
+            let filter = entities::referrals::ReferralFilter {
+                organization_id: Some(organization_id),
+                status: Some(entities::referral_rules::ReferralStatus::Requested),
+                ..Default::default()
+            };
+            state.store.count_referrals(&filter).await.unwrap_or_else(|error| {
+                tracing::warn!(%error, "counting new referrals failed");
+                0
+            })
+        }
+        _ => 0,
+    };
     let visitor = Visitor {
         caller,
         person,
@@ -152,6 +168,7 @@ pub async fn resolve<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Res
         session_token,
         path: req.uri().path().to_owned(),
         path_and_query: req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned(),
+        new_referrals,
         secure,
     };
     if req.method() == Method::POST {

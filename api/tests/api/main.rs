@@ -10,6 +10,7 @@ mod directory;
 mod hsds;
 mod import;
 mod operations;
+mod partner_web;
 mod referrals;
 mod search;
 mod web;

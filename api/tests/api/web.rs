@@ -29,15 +29,15 @@ on_both_backends!(
 );
 
 /// A browser without a browser: keeps cookies, follows no redirects, reads the CSRF token of pages.
-struct WebClient {
-    base: String,
-    client: Client,
-    cookies: BTreeMap<String, String>,
-    csrf: Option<String>,
+pub struct WebClient {
+    pub base: String,
+    pub client: Client,
+    pub cookies: BTreeMap<String, String>,
+    pub csrf: Option<String>,
 }
 
 impl WebClient {
-    fn new(app: &TestApp) -> Self {
+    pub fn new(app: &TestApp) -> Self {
         WebClient {
             base: app.base.clone(),
             client: Client::builder().redirect(redirect::Policy::none()).build().unwrap(),
@@ -46,7 +46,7 @@ impl WebClient {
         }
     }
 
-    fn cookie_header(&self) -> String {
+    pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .filter(|(_, v)| !v.is_empty())
@@ -77,7 +77,7 @@ impl WebClient {
         }
     }
 
-    async fn get(&mut self, path: &str) -> (StatusCode, String) {
+    pub async fn get(&mut self, path: &str) -> (StatusCode, String) {
         let response = self
             .client
             .get(format!("{}{path}", self.base))
@@ -93,7 +93,7 @@ impl WebClient {
     }
 
     /// Posts a form with the page's CSRF token (unless `fields` brings its own or `with_csrf` is false).
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)], with_csrf: bool) -> reqwest::Response {
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)], with_csrf: bool) -> reqwest::Response {
         let mut form: Vec<(&str, &str)> = fields.to_vec();
         let csrf = self.csrf.clone().unwrap_or_default();
         if with_csrf {
@@ -111,7 +111,7 @@ impl WebClient {
         response
     }
 
-    async fn login(&mut self, email: &str, password: &str) -> reqwest::Response {
+    pub async fn login(&mut self, email: &str, password: &str) -> reqwest::Response {
         self.get("/login").await;
         self.post(
             "/login",
@@ -122,7 +122,7 @@ impl WebClient {
     }
 }
 
-async fn person(app: &TestApp, email: &str, role: Role, organization: Option<Uuid>, team: Option<&str>) -> String {
+pub async fn person(app: &TestApp, email: &str, role: Role, organization: Option<Uuid>, team: Option<&str>) -> String {
     app.state
         .store
         .create_person(NewPerson {
@@ -138,7 +138,7 @@ async fn person(app: &TestApp, email: &str, role: Role, organization: Option<Uui
     "correct horse battery".into()
 }
 
-async fn logged_in(app: &TestApp, email: &str, team: Option<&str>) -> WebClient {
+pub async fn logged_in(app: &TestApp, email: &str, team: Option<&str>) -> WebClient {
     let password = person(app, email, Role::Caseworker, None, team).await;
     let mut web = WebClient::new(app);
     let response = web.login(email, &password).await;
@@ -148,7 +148,7 @@ async fn logged_in(app: &TestApp, email: &str, team: Option<&str>) -> WebClient 
 }
 
 /// An organization with one service in Gellerup; returns (organization, service).
-async fn offer(app: &TestApp, organization: &str, service: &str) -> (Uuid, Uuid) {
+pub async fn offer(app: &TestApp, organization: &str, service: &str) -> (Uuid, Uuid) {
     let org = app.organization(organization).await;
     let location = app.location(org, "Foreningshuset", 56.153, 10.133).await;
     let created = app
@@ -360,6 +360,13 @@ async fn only_caseworkers_open_caseworker_pages(app: TestApp) {
         let mut web = WebClient::new(&app);
         assert_eq!(web.login(email, &password).await.status(), 303);
         for page in caseworker_pages {
+            // `/referrals` is a partner's inbox too (its own organization's referrals only).
+            if role == Role::Partner && page == "/referrals" {
+                let (status, html) = web.get(page).await;
+                assert_eq!(status, 200);
+                assert!(html.contains("Indbakke"));
+                continue;
+            }
             let (status, html) = web.get(page).await;
             assert_eq!(status, 403, "{email} {page}");
             assert!(html.contains("<h1>"), "an error page");
@@ -477,19 +484,23 @@ async fn referral_form_refers_and_teams_share_referrals(app: TestApp) {
 
     // The sender cancels while it is open: a reason is needed, and a stale page is told so.
     let (_, page) = anna.get(&format!("/referrals/{id}")).await;
-    assert!(page.contains("id=\"cancel-form\""));
+    assert!(page.contains("id=\"action-cancelled\""));
+    assert!(
+        !page.contains("id=\"action-accepted\""),
+        "accepting is the partner's step"
+    );
     let response = anna
         .post(
-            &format!("/referrals/{id}/cancel"),
-            &[("version", "1"), ("reason", "")],
+            &format!("/referrals/{id}/move"),
+            &[("to", "cancelled"), ("version", "1"), ("reason", "")],
             true,
         )
         .await;
     assert_eq!(response.status(), 422);
     let response = anna
         .post(
-            &format!("/referrals/{id}/cancel"),
-            &[("version", "0"), ("reason", "Familien flytter")],
+            &format!("/referrals/{id}/move"),
+            &[("to", "cancelled"), ("version", "0"), ("reason", "Familien flytter")],
             true,
         )
         .await;
@@ -497,8 +508,8 @@ async fn referral_form_refers_and_teams_share_referrals(app: TestApp) {
     assert!(response.text().await.unwrap().contains("id=\"changed-meanwhile\""));
     let response = anna
         .post(
-            &format!("/referrals/{id}/cancel"),
-            &[("version", "1"), ("reason", "Familien flytter")],
+            &format!("/referrals/{id}/move"),
+            &[("to", "cancelled"), ("version", "1"), ("reason", "Familien flytter")],
             true,
         )
         .await;

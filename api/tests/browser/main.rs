@@ -5,6 +5,7 @@
 mod admin;
 mod caseworker;
 mod harness;
+mod partner;
 
 use std::time::Instant;
 

@@ -1,0 +1,356 @@
+//! The partner's pages over real HTTP: the inbox and the referral's steps, stale pages, other
+//! organisations, the listing editor (searchable at once, capacity full → no-capacity), "still correct?".
+
+use entities::directory::Role;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::helpers::TestApp;
+use crate::on_both_backends;
+use crate::web::{WebClient, logged_in, offer, person};
+
+on_both_backends!(
+    partner_answers_a_referral_in_the_inbox,
+    partner_edits_its_listing_and_search_follows,
+    partner_admin_invites_and_removes_colleagues,
+);
+
+async fn partner(app: &TestApp, email: &str, organization: Uuid) -> WebClient {
+    let password = person(app, email, Role::Partner, Some(organization), None).await;
+    let mut web = WebClient::new(app);
+    assert_eq!(web.login(email, &password).await.status(), 303);
+    web
+}
+
+/// Refers a family to `service` through the caseworker's form; returns the referral's id.
+async fn refer(caseworker: &mut WebClient, service: Uuid, family_ref: &str) -> Uuid {
+    caseworker.get(&format!("/refer/{service}")).await;
+    let response = caseworker
+        .post(
+            &format!("/refer/{service}"),
+            &[
+                ("family_ref", family_ref),
+                ("message", "To børn på 9 og 12 år."),
+                ("consent", "yes"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    location
+        .trim_start_matches("/referrals/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn partner_answers_a_referral_in_the_inbox(app: TestApp) {
+    let (org, service) = offer(&app, "Lektiecafé Gellerup", "Lektiehjælp").await;
+    let (other_org, _) = offer(&app, "Boligsocialt Hus", "Rådgivning").await;
+    let mut anna = logged_in(&app, "anna@aarhus.dk", None).await;
+    let id = refer(&mut anna, service, "SAG-1").await;
+
+    let mut lise = partner(&app, "lise@lektiecafe.dk", org).await;
+    let (status, inbox) = lise.get("/referrals").await;
+    assert_eq!(status, 200);
+    assert!(inbox.contains(&format!("/referrals/{id}")));
+    assert!(
+        inbox.contains("id=\"new-count\""),
+        "the count of new referrals on every page"
+    );
+    assert!(inbox.contains("1 nye"));
+
+    // Opening it marks it received; only the partner's legal steps are offered.
+    let (status, page) = lise.get(&format!("/referrals/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("data-status=\"received\""));
+    assert!(page.contains("To børn på 9 og 12 år."));
+    for step in ["accepted", "rejected", "on-hold"] {
+        assert!(page.contains(&format!("id=\"action-{step}\"")), "{step}");
+    }
+    assert!(!page.contains("id=\"action-completed\""));
+    assert!(!page.contains("id=\"action-cancelled\""));
+    assert!(!lise.get("/").await.1.contains("id=\"new-count\""), "no new ones left");
+
+    // Another tab still shows version 2; accepting there after this one moved it is a conflict.
+    let response = lise
+        .post(
+            &format!("/referrals/{id}/move"),
+            &[("to", "accepted"), ("version", "2"), ("note", "Vi ringer i morgen")],
+            true,
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let stale = lise
+        .post(
+            &format!("/referrals/{id}/move"),
+            &[("to", "rejected"), ("version", "2"), ("reason", "not-eligible")],
+            true,
+        )
+        .await;
+    assert_eq!(stale.status(), 412);
+    let html = stale.text().await.unwrap();
+    assert!(html.contains("id=\"changed-meanwhile\""));
+    assert!(html.contains("data-status=\"accepted\""), "the current state is shown");
+
+    // The caseworker sees the answer and the note.
+    let (_, page) = anna.get(&format!("/referrals/{id}")).await;
+    assert!(page.contains("data-status=\"accepted\""));
+    assert!(page.contains("Vi ringer i morgen"));
+    let (_, list) = anna.get("/referrals").await;
+    assert!(
+        list.contains("Accepteret — Vi ringer i morgen"),
+        "the latest step in the list"
+    );
+
+    // A failure needs a reason; a completion does not.
+    let page = lise.get(&format!("/referrals/{id}")).await.1;
+    assert!(page.contains("id=\"action-in-progress\""));
+    let response = lise
+        .post(
+            &format!("/referrals/{id}/move"),
+            &[("to", "in-progress"), ("version", "3")],
+            true,
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let response = lise
+        .post(
+            &format!("/referrals/{id}/move"),
+            &[("to", "failed"), ("version", "4")],
+            true,
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().contains("id=\"reason-failed-error\""));
+    let response = lise
+        .post(
+            &format!("/referrals/{id}/move"),
+            &[("to", "completed"), ("version", "4")],
+            true,
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    assert!(
+        anna.get(&format!("/referrals/{id}"))
+            .await
+            .1
+            .contains("data-status=\"completed\"")
+    );
+
+    // Another organisation's partner: 404 for the referral, nothing in its inbox, 403 for the service.
+    let mut other = partner(&app, "bo@boligsocialt.dk", other_org).await;
+    assert_eq!(other.get(&format!("/referrals/{id}")).await.0, 404);
+    assert!(!other.get("/referrals").await.1.contains(&format!("/referrals/{id}")));
+    assert_eq!(other.get(&format!("/listings/services/{service}")).await.0, 403);
+    let response = other
+        .post(
+            &format!("/listings/services/{service}"),
+            &[("name", "Overtaget"), ("version", "1")],
+            true,
+        )
+        .await;
+    assert_eq!(response.status(), 403);
+    let stored = app.state.store.get_service(service).await.unwrap();
+    assert_eq!(stored.data.name, "Lektiehjælp", "nothing changed");
+}
+
+async fn search_names(app: &TestApp, query: &str) -> Vec<String> {
+    let response = app.get(&format!("/v1/search?{query}"), None).await;
+    let body: Value = response.json().await.unwrap();
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hit| hit["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn partner_edits_its_listing_and_search_follows(app: TestApp) {
+    let (org, service) = offer(&app, "Lektiecafé Gellerup", "Lektiehjælp").await;
+    let mut lise = partner(&app, "lise@lektiecafe.dk", org).await;
+    let (status, listings) = lise.get("/listings").await;
+    assert_eq!(status, 200);
+    assert!(listings.contains(&format!("data-service=\"{service}\"")));
+    assert!(listings.contains("data-stale=\"true\""), "never confirmed: stale");
+
+    // "Still correct?" sets assured_date to today.
+    let response = lise
+        .post(
+            &format!("/listings/services/{service}/confirm"),
+            &[("version", "1")],
+            true,
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let stored = app.state.store.get_service(service).await.unwrap();
+    assert_eq!(stored.data.assured_date, Some(chrono::Utc::now().date_naive()));
+    assert!(!lise.get("/listings").await.1.contains("data-stale=\"true\""));
+
+    // Edit: new name, Saturday hours and capacity full. A bad time is a field error first.
+    let (status, form) = lise.get(&format!("/listings/services/{service}")).await;
+    assert_eq!(status, 200);
+    assert!(form.contains("value=\"15:00\""), "the stored hours are in the form");
+    let location = stored.data.location_ids[0].to_string();
+    let version = stored.meta.version.to_string();
+    let mut fields = vec![
+        ("version", version.as_str()),
+        ("name", "Lektiehjælp om lørdagen"),
+        ("description", "Frivillige hjælper med lektier."),
+        ("needs", "education-homework"),
+        ("languages", "da"),
+        ("languages", "ar"),
+        ("free", "true"),
+        ("location_ids", location.as_str()),
+        ("minimum_age", "6"),
+        ("maximum_age", "16"),
+        ("schedule-0-days", "SA"),
+        ("schedule-0-opens", "10:00"),
+        ("schedule-0-closes", "25:00"),
+        ("capacity", "full"),
+        ("status", "active"),
+    ];
+    let response = lise.post(&format!("/listings/services/{service}"), &fields, true).await;
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("id=\"schedule-0-closes-error\""),
+        "the error beside the field"
+    );
+    assert!(
+        html.contains("value=\"Lektiehjælp om lørdagen\""),
+        "nothing typed is lost"
+    );
+    fields.retain(|(k, _)| *k != "schedule-0-closes");
+    fields.push(("schedule-0-closes", "12:00"));
+    let response = lise.post(&format!("/listings/services/{service}"), &fields, true).await;
+    assert_eq!(response.status(), 303);
+
+    // Searchable at once, with the new hours.
+    let names = search_names(&app, "q=lektiehj%C3%A6lp&open_on=sa").await;
+    assert_eq!(names, ["Lektiehjælp om lørdagen"]);
+    // Full: a referral is rejected at once with no-capacity.
+    let mut anna = logged_in(&app, "anna@aarhus.dk", None).await;
+    let id = refer(&mut anna, service, "SAG-2").await;
+    let (_, page) = anna.get(&format!("/referrals/{id}")).await;
+    assert!(page.contains("data-status=\"rejected\""));
+    assert!(page.contains("ingen plads"));
+
+    // The form of a record someone else changed meanwhile shows both, and keeps what was typed.
+    let response = lise.post(&format!("/listings/services/{service}"), &fields, true).await;
+    assert_eq!(response.status(), 409, "version {version} is stale now");
+    let html = response.text().await.unwrap();
+    assert!(html.contains("id=\"changed-meanwhile\"") && html.contains("id=\"current-version\""));
+    assert!(html.contains("value=\"Lektiehjælp om lørdagen\""));
+
+    // A new place without coordinates is put at its postcode.
+    let response = lise
+        .post(
+            "/listings/locations/new",
+            &[
+                ("name", "Beboerhuset"),
+                ("address_1", "Dortesvej 39"),
+                ("postal_code", "8220"),
+                ("city", "Brabrand"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let (_, listings) = lise.get("/listings").await;
+    assert!(listings.contains("Beboerhuset"));
+}
+
+async fn partner_admin_invites_and_removes_colleagues(app: TestApp) {
+    let (org, _) = offer(&app, "Lektiecafé Gellerup", "Lektiehjælp").await;
+    let (other_org, _) = offer(&app, "Boligsocialt Hus", "Rådgivning").await;
+    // The first person of an organisation is its admin.
+    let mut lise = partner(&app, "lise@lektiecafe.dk", org).await;
+    let (status, html) = lise.get("/people").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("id=\"invite-submit\""));
+    let response = lise.post("/people/invite", &[("email", "not an address")], true).await;
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().contains("id=\"email-error\""));
+    let response = lise
+        .post("/people/invite", &[("email", "ole@lektiecafe.dk")], true)
+        .await;
+    assert_eq!(response.status(), 200);
+    // minijinja writes `/` in values as `&#x2f;`.
+    let html = response.text().await.unwrap().replace("&#x2f;", "/");
+    let start = html.find("href=\"/invite/").expect("the one-time link") + 6;
+    let link = &html[start..start + html[start..].find('"').unwrap()];
+    assert!(link.starts_with("/invite/") && link.len() > 40, "{link}");
+    let invited = app
+        .state
+        .store
+        .list_people()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.email == "ole@lektiecafe.dk")
+        .unwrap();
+    assert_eq!(invited.organization_id, Some(org));
+    assert!(!invited.organization_admin);
+
+    // A colleague who is not the admin sees the people but may not invite or remove.
+    let mut kim = partner(&app, "kim@lektiecafe.dk", org).await;
+    let (_, html) = kim.get("/people").await;
+    assert!(html.contains("ole@lektiecafe.dk") && !html.contains("id=\"invite-submit\""));
+    assert_eq!(
+        kim.post("/people/invite", &[("email", "x@lektiecafe.dk")], true)
+            .await
+            .status(),
+        403
+    );
+    let lise_id = app
+        .state
+        .store
+        .list_people()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.email == "lise@lektiecafe.dk")
+        .unwrap()
+        .id;
+    assert_eq!(
+        kim.post(&format!("/people/{lise_id}/remove"), &[], true).await.status(),
+        403
+    );
+
+    // Another organisation's admin cannot reach them: not found.
+    let mut bo = partner(&app, "bo@boligsocialt.dk", other_org).await;
+    assert!(!bo.get("/people").await.1.contains("lise@lektiecafe.dk"));
+    assert_eq!(
+        bo.post(&format!("/people/{lise_id}/remove"), &[], true).await.status(),
+        404
+    );
+
+    // The admin removes Kim: Kim's session ends and the password no longer works.
+    let kim_id = app
+        .state
+        .store
+        .list_people()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.email == "kim@lektiecafe.dk")
+        .unwrap()
+        .id;
+    assert_eq!(
+        lise.post(&format!("/people/{kim_id}/remove"), &[], true).await.status(),
+        303
+    );
+    assert_eq!(kim.get("/listings").await.0, 303, "logged out");
+    assert!(
+        app.state
+            .store
+            .verify_login("kim@lektiecafe.dk", "correct horse battery")
+            .await
+            .unwrap()
+            .is_err()
+    );
+}
