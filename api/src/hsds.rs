@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use entities::directory::{Location, Organization, Service};
+use entities::directory::{Location, Organization, Service, parse_byday};
 use entities::export::{ServiceAtLocation, ServiceFilter};
 use entities::store::Page;
 use entities::taxonomy::NeedTerm;
@@ -389,7 +389,11 @@ impl HsdsApi {
                 let mut schedule = object(json!({
                     "id": Uuid::new_v5(&id, format!("schedule:{i}").as_bytes()),
                     "service_id": id,
-                    "freq": "WEEKLY",
+                    "freq": if s.byday.iter().any(|d| parse_byday(d).is_some_and(|(n, _)| n.is_some())) {
+                        "MONTHLY"
+                    } else {
+                        "WEEKLY"
+                    },
                     "byday": s.byday.join(","),
                     "opens_at": s.opens_at,
                     "closes_at": s.closes_at,

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use entities::Store;
-use entities::directory::{self as domain, RecordStatus, ServiceStatus, WEEKDAYS, parse_clock};
+use entities::directory::{self as domain, RecordStatus, ServiceStatus, parse_byday, parse_clock};
 use entities::taxonomy::Taxonomy;
 use indexer::{DocLocation, NeedTerms, SearchIndex, ServiceDoc, WeeklyOpening};
 use uuid::Uuid;
@@ -135,7 +135,9 @@ fn search_doc(
             let opens = parse_clock(&s.opens_at).unwrap_or(0);
             let closes = parse_clock(&s.closes_at).unwrap_or(1440);
             s.byday.iter().filter_map(move |day| {
-                let weekday = WEEKDAYS.iter().position(|d| d == day)? as u8;
+                // "Open on Saturdays" includes the first Saturday of the month: the filter is by weekday.
+                let (_, weekday) = parse_byday(day)?;
+                let weekday = weekday as u8;
                 Some(WeeklyOpening {
                     weekday,
                     opens_minute: opens,

@@ -95,6 +95,21 @@ string_enum!(
 
 pub const WEEKDAYS: [&str; 7] = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
 
+/// An RFC 5545 `byday` code as HSDS 3.0 schedules use it: a weekday (`SA`, index 0 = Monday), with an
+/// ordinal for monthly schedules (`1SA` the first Saturday of the month, `-1FR` the last Friday).
+pub fn parse_byday(code: &str) -> Option<(Option<i8>, usize)> {
+    let split = code.len().checked_sub(2)?;
+    let (ordinal, day) = code.split_at(split);
+    let weekday = WEEKDAYS.iter().position(|d| *d == day)?;
+    match ordinal {
+        "" => Some((None, weekday)),
+        ordinal => {
+            let n: i8 = ordinal.strip_prefix('+').unwrap_or(ordinal).parse().ok()?;
+            (matches!(n, 1..=5 | -5..=-1)).then_some((Some(n), weekday))
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct OrganizationData {
     pub name: String,
@@ -320,10 +335,13 @@ impl Schedule {
             check.fail(format!("{path}/byday"), "must name at least one day (MO..SU)");
         }
         for day in &self.byday {
-            if !WEEKDAYS.contains(&day.as_str()) {
+            if parse_byday(day).is_none() {
                 check.fail(
                     format!("{path}/byday"),
-                    format!("unknown day `{day}`, expected MO, TU, WE, TH, FR, SA or SU"),
+                    format!(
+                        "unknown day `{day}`, expected MO, TU, WE, TH, FR, SA or SU, for monthly days with an \
+                         ordinal such as 1SA (first Saturday) or -1FR (last Friday)"
+                    ),
                 );
             }
         }
@@ -361,7 +379,9 @@ impl ServiceData {
         self.languages.sort();
         self.languages.dedup();
         for schedule in &mut self.schedules {
-            schedule.byday.sort_by_key(|d| WEEKDAYS.iter().position(|w| w == d));
+            schedule
+                .byday
+                .sort_by_key(|d| parse_byday(d).map(|(ordinal, day)| (day, ordinal)));
             schedule.byday.dedup();
         }
         self.schedules

@@ -1,7 +1,7 @@
 //! Facts in words a caseworker can read aloud: opening hours ("tirsdag og torsdag 15–17.30"), distance
 //! ("300 m fra jer"), ages ("for 6–16 år"), languages ("arabisk"). The words come from the texts files.
 
-use entities::directory::{Schedule, WEEKDAYS};
+use entities::directory::{Schedule, WEEKDAYS, parse_byday};
 
 use crate::web::i18n::{Lang, text};
 
@@ -58,28 +58,43 @@ pub fn hours_in_words(lang: Lang, schedules: &[Schedule]) -> Vec<String> {
 /// Opening hours with the day names and "and" from `word` (the printed list's languages); times are
 /// written the Danish way except in English.
 pub fn hours_with_words(word: &dyn Fn(&str) -> String, lang: Lang, schedules: &[Schedule]) -> Vec<String> {
-    let mut spans: Vec<((String, String), Vec<usize>)> = Vec::new();
+    // One line per (opens, closes, ordinal): weekly days together, "first Saturday of the month" apart.
+    type Span = (String, String, Option<i8>);
+    let mut spans: Vec<(Span, Vec<usize>)> = Vec::new();
     for schedule in schedules {
-        let key = (schedule.opens_at.clone(), schedule.closes_at.clone());
-        let days = schedule
+        for (ordinal, day) in schedule
             .byday
             .iter()
-            .filter_map(|d| WEEKDAYS.iter().position(|w| w.eq_ignore_ascii_case(d)));
-        match spans.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, all)) => all.extend(days),
-            None => spans.push((key, days.collect())),
+            .filter_map(|d| parse_byday(&d.to_ascii_uppercase()))
+        {
+            let key = (schedule.opens_at.clone(), schedule.closes_at.clone(), ordinal);
+            match spans.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, days)) => days.push(day),
+                None => spans.push((key, vec![day])),
+            }
+        }
+        if schedule.byday.is_empty() {
+            spans.push((
+                (schedule.opens_at.clone(), schedule.closes_at.clone(), None),
+                Vec::new(),
+            ));
         }
     }
     spans
         .into_iter()
-        .map(|((opens, closes), mut days)| {
+        .map(|((opens, closes, ordinal), mut days)| {
             days.sort_unstable();
             days.dedup();
             let time = format!("{}–{}", clock(lang, &opens), clock(lang, &closes));
-            if days.is_empty() {
-                time
-            } else {
-                format!("{} {time}", days_in_words(word, &days))
+            match ordinal {
+                _ if days.is_empty() => time,
+                None => format!("{} {time}", days_in_words(word, &days)),
+                Some(n) => format!(
+                    "{} {} {} {time}",
+                    word(&format!("ordinal_{n}")),
+                    days_in_words(word, &days),
+                    word("of_month")
+                ),
             }
         })
         .collect()
@@ -142,6 +157,10 @@ mod tests {
         assert_eq!(week, ["Monday–Friday 9:00–15:00"]);
         let mixed = hours_in_words(Lang::Da, &[schedule(&["MO", "WE", "SA"], "10:00", "12:00")]);
         assert_eq!(mixed, ["mandag, onsdag og lørdag 10–12"]);
+        let monthly = hours_in_words(Lang::Da, &[schedule(&["1SA"], "10:00", "13:00")]);
+        assert_eq!(monthly, ["første lørdag i måneden 10–13"]);
+        let last = hours_in_words(Lang::En, &[schedule(&["-1FR"], "16:00", "18:00")]);
+        assert_eq!(last, ["last Friday of the month 16:00–18:00"]);
     }
 
     #[test]

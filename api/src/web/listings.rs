@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use entities::directory::{
     Address, Capacity, LocationData, OrganizationData, OrganizationKind, RecordStatus, Role, Schedule, ServiceData,
-    ServiceStatus, WEEKDAYS,
+    ServiceStatus, WEEKDAYS, parse_byday,
 };
 use entities::store::{ListFilter, Page};
 use poem::http::StatusCode;
@@ -254,6 +254,8 @@ pub async fn confirm_service(
 struct ScheduleRow {
     index: usize,
     days: Vec<Choice>,
+    /// Every week, or the first/second/.../last of those weekdays in the month.
+    weeks: Vec<Choice>,
     opens_at: String,
     closes_at: String,
 }
@@ -290,13 +292,36 @@ struct ServiceView {
 }
 
 fn day_choices(lang: Lang, chosen: &[String]) -> Vec<Choice> {
+    let chosen: Vec<usize> = chosen
+        .iter()
+        .filter_map(|c| parse_byday(c))
+        .map(|(_, day)| day)
+        .collect();
     WEEKDAYS
         .iter()
-        .map(|d| Choice {
+        .enumerate()
+        .map(|(i, d)| Choice {
             value: (*d).to_owned(),
             label: text(lang, &format!("day_{}", d.to_lowercase())),
-            selected: chosen.iter().any(|c| c.eq_ignore_ascii_case(d)),
+            selected: chosen.contains(&i),
         })
+        .collect()
+}
+
+/// The row's "which weeks" choice: every week, or an ordinal of the month (`1`, `2`, ..., `-1` = last).
+fn week_choices(lang: Lang, days: &[String]) -> Vec<Choice> {
+    let ordinal = days.iter().find_map(|d| parse_byday(d).and_then(|(n, _)| n));
+    let every = Choice {
+        value: String::new(),
+        label: text(lang, "every_week"),
+        selected: ordinal.is_none(),
+    };
+    std::iter::once(every)
+        .chain([1i8, 2, 3, 4, -1].into_iter().map(|n| Choice {
+            value: n.to_string(),
+            label: format!("{} {}", text(lang, &format!("ordinal_{n}")), text(lang, "of_month")),
+            selected: ordinal == Some(n),
+        }))
         .collect()
 }
 
@@ -307,6 +332,7 @@ fn schedule_rows(lang: Lang, schedules: &[Schedule]) -> Vec<ScheduleRow> {
         .map(|(index, s)| ScheduleRow {
             index,
             days: day_choices(lang, &s.byday),
+            weeks: week_choices(lang, &s.byday),
             opens_at: s.opens_at.clone(),
             closes_at: s.closes_at.clone(),
         })
@@ -315,6 +341,7 @@ fn schedule_rows(lang: Lang, schedules: &[Schedule]) -> Vec<ScheduleRow> {
         rows.push(ScheduleRow {
             index: rows.len(),
             days: day_choices(lang, &[]),
+            weeks: week_choices(lang, &[]),
             ..Default::default()
         });
     }
@@ -445,10 +472,12 @@ fn service_from_form(fields: &Fields, org: Uuid, base: Option<&ServiceData>) -> 
     let mut schedules = Vec::new();
     for i in 0..100 {
         let prefix = format!("schedule-{i}");
+        // "First Saturday of the month" is the RFC 5545 code 1SA.
+        let ordinal = fields.get(&format!("{prefix}-week")).unwrap_or_default();
         let days: Vec<String> = fields
             .all(&format!("{prefix}-days"))
             .into_iter()
-            .map(str::to_owned)
+            .map(|day| format!("{ordinal}{day}"))
             .collect();
         let opens = fields.get(&format!("{prefix}-opens")).unwrap_or_default().to_owned();
         let closes = fields.get(&format!("{prefix}-closes")).unwrap_or_default().to_owned();

@@ -13,6 +13,7 @@ on_both_backends!(
     partner_answers_a_referral_in_the_inbox,
     partner_edits_its_listing_and_search_follows,
     partner_admin_invites_and_removes_colleagues,
+    first_saturday_of_the_month_from_the_form,
 );
 
 async fn partner(app: &TestApp, email: &str, organization: Uuid) -> WebClient {
@@ -353,4 +354,66 @@ async fn partner_admin_invites_and_removes_colleagues(app: TestApp) {
             .unwrap()
             .is_err()
     );
+}
+
+async fn first_saturday_of_the_month_from_the_form(app: TestApp) {
+    let (org, service) = offer(&app, "Lektiecafé Gellerup", "Lektiehjælp").await;
+    let stored = app.state.store.get_service(service).await.unwrap();
+    let mut lise = partner(&app, "lise@lektiecafe.dk", org).await;
+    let (_, form) = lise.get(&format!("/listings/services/{service}")).await;
+    assert!(form.contains("id=\"schedule-0-week\""));
+    let location = stored.data.location_ids[0].to_string();
+    let version = stored.meta.version.to_string();
+    let fields = [
+        ("version", version.as_str()),
+        ("name", "Familiecafé"),
+        ("needs", "education-homework"),
+        ("free", "true"),
+        ("location_ids", location.as_str()),
+        ("schedule-0-week", "1"),
+        ("schedule-0-days", "SA"),
+        ("schedule-0-opens", "10:00"),
+        ("schedule-0-closes", "13:00"),
+        ("schedule-1-week", ""),
+        ("schedule-1-days", "TU"),
+        ("schedule-1-opens", "15:00"),
+        ("schedule-1-closes", "17:30"),
+        ("status", "active"),
+    ];
+    let response = lise.post(&format!("/listings/services/{service}"), &fields, true).await;
+    assert_eq!(response.status(), 303, "{}", response.text().await.unwrap_or_default());
+    let stored = app.state.store.get_service(service).await.unwrap();
+    let days: Vec<&str> = stored
+        .data
+        .schedules
+        .iter()
+        .flat_map(|s| s.byday.iter().map(String::as_str))
+        .collect();
+    assert!(days.contains(&"1SA") && days.contains(&"TU"), "{days:?}");
+
+    // In words on the offer, as HSDS MONTHLY for apps, and the form shows it again.
+    let (_, page) = WebClient::new(&app).get(&format!("/offers/{service}")).await;
+    assert!(page.contains("første lørdag i måneden 10–13"), "hours in words");
+    assert!(page.contains("tirsdag 15–17.30"));
+    let hsds: Value = app
+        .get(&format!("/hsds/services/{service}"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let monthly = hsds["schedules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["byday"] == "1SA")
+        .expect("the monthly schedule");
+    assert_eq!(monthly["freq"], "MONTHLY");
+    let (_, form) = lise.get(&format!("/listings/services/{service}")).await;
+    assert!(
+        form.contains("<option value=\"1\" selected>"),
+        "the row keeps 'first of the month'"
+    );
+    // A weekday search finds it on Saturdays.
+    let names = search_names(&app, "q=familiecaf%C3%A9&open_on=sa").await;
+    assert_eq!(names, ["Familiecafé"]);
 }
