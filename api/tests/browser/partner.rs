@@ -195,6 +195,15 @@ async fn partner_answers_referrals_and_keeps_its_offer_current() {
     );
     assert!(caseworker.page_source().await.contains("ingen plads"));
 
+    // The organisation's and a place's forms, and its people (the first partner person is their admin).
+    partner.goto(&app.url("/listings/organization")).await;
+    look_at(&partner, "partner-organization-form").await;
+    partner.goto(&app.url("/listings/locations/new")).await;
+    look_at(&partner, "partner-location-form").await;
+    partner.goto(&app.url("/people")).await;
+    assert!(partner.exists("#invite-submit").await);
+    look_at(&partner, "partner-people").await;
+
     // "Still correct?" confirms another offer today.
     partner.goto(&app.url("/listings")).await;
     partner
