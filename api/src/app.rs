@@ -206,6 +206,7 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    crate::web::Templates::check().map_err(std::io::Error::other)?;
     let acceptor = TcpAcceptor::from_tokio(listener)?;
     // Follow writes made by other processes on the same database.
     let follower = {

@@ -1,14 +1,18 @@
-//! The web app: server-rendered HTML for caseworkers (and the public search), Danish first with English
+//! The web app: server-rendered HTML for caseworkers (and the public search), partners and the
+//! municipality, Danish first with English
 //! as a switch. Templates live as files in `api/web/templates/`, texts in `api/web/i18n/`, and the vendored
 //! design system (DKFDS) and htmx in `api/web/static/`; all are embedded in the binary.
 //!
-//! Pages call the same rules as the JSON API (`search::Search`, `referrals::Referrals`, the store) with a
+//! Pages call the same rules as the JSON API (`search::Search`, `referrals::Referrals`,
+//! `directory::DirectoryWrites`, the store) with a
 //! [`Caller`] made from the logged-in person, so roles, redaction and validation live in one place. Every
 //! page works without JavaScript; htmx only spares a full reload where it is loaded.
 //!
 //! Tour: `visitor.rs` resolves the session cookie, language and CSRF token of a request; `render.rs` turns
 //! a template and a view into a response (and errors into error pages); `search.rs`, `family_list.rs`,
-//! `referrals.rs` and `login.rs` are the pages; `admin/` the municipality's, `invite.rs` the invitation link.
+//! `referrals.rs` (a caseworker's referrals and a partner's inbox) and `login.rs` are the pages;
+//! `listings.rs` and `people.rs` the partner's own, `admin/` the municipality's, `invite.rs` the invitation
+//! link; `format.rs` says facts in words.
 
 mod admin;
 mod family_list;

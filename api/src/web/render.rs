@@ -20,26 +20,30 @@ struct TemplateFiles;
 /// The template environment.
 pub struct Templates;
 
-static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
+/// Every embedded template, parsed; the first broken one is the error.
+fn environment() -> Result<Environment<'static>, String> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     for name in TemplateFiles::iter() {
-        let file = TemplateFiles::get(&name).expect("listed template");
-        let source = String::from_utf8(file.data.into_owned()).expect("templates are UTF-8");
+        let file = TemplateFiles::get(&name).ok_or_else(|| format!("template {name} is listed but missing"))?;
+        let source = String::from_utf8(file.data.into_owned()).map_err(|_| format!("template {name} is not UTF-8"))?;
         env.add_template_owned(name.to_string(), source)
-            .unwrap_or_else(|error| panic!("template {name}: {error}"));
+            .map_err(|error| format!("template {name}: {error}"))?;
     }
-    env
-});
+    if env.templates().next().is_none() {
+        return Err("no templates embedded".into());
+    }
+    Ok(env)
+}
+
+static ENVIRONMENT: LazyLock<Environment<'static>> =
+    LazyLock::new(|| environment().unwrap_or_else(|error| panic!("{error}")));
 
 impl Templates {
-    /// Parses every template now, so a broken one stops the server at start rather than on first use.
+    /// Parses every template, so that `serve` refuses to start with a broken one instead of failing every
+    /// page later.
     pub fn check() -> Result<(), String> {
-        let count = ENVIRONMENT.templates().count();
-        if count == 0 {
-            return Err("no templates embedded".into());
-        }
-        Ok(())
+        environment().map(drop)
     }
 }
 
