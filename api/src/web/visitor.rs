@@ -102,6 +102,10 @@ async fn form_csrf(req: &mut Request) -> Option<String> {
 /// Middleware of every web route: builds the [`Visitor`], refuses POSTs without the right CSRF token,
 /// sets the anonymous CSRF cookie when it is new, and adds the security headers of HTML pages.
 pub async fn resolve<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
+    // Assets are the same for everyone: no session lookup (a page loads a dozen of them).
+    if req.uri().path().starts_with("/static/") {
+        return next.call(req).await.map(IntoResponse::into_response);
+    }
     let Some(state) = req.data::<Arc<AppState>>().cloned() else {
         return Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR));
     };
