@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use entities::directory::{
-    Address, Capacity, LocationData, OrganizationData, OrganizationKind, RecordStatus, Role, Schedule, ServiceData,
+    Address, Capacity, LocationData, OrganizationData, OrganizationKind, RecordStatus, Schedule, ServiceData,
     ServiceStatus, WEEKDAYS, parse_byday,
 };
 use entities::store::{ListFilter, Page};
@@ -24,39 +24,21 @@ use uuid::Uuid;
 use crate::directory::DirectoryWrites;
 use crate::problem::ApiError;
 use crate::state::AppState;
-use crate::web::Fields;
 use crate::web::format;
 use crate::web::i18n::{Lang, text};
 use crate::web::render::{api_error_page, page, page_with_status};
 use crate::web::search::{Choice, FieldProblem, LANGUAGES, need_label};
 use crate::web::visitor::Visitor;
+use crate::web::{Fields, parse_id};
 
 /// Empty schedule rows offered under the filled ones.
 const SPARE_SCHEDULE_ROWS: usize = 2;
-
-/// The partner's organisation, or the page for visitors who are not partners (boxed: a response is big).
-fn partner_org(state: &AppState, visitor: &Visitor) -> Result<Uuid, Box<Response>> {
-    match visitor.person_with_role(&[Role::Partner]) {
-        Ok(person) => person.organization_id.ok_or_else(|| {
-            Box::new(api_error_page(
-                state,
-                visitor,
-                ApiError::Forbidden("no organization".into()),
-            ))
-        }),
-        Err(need) => Err(Box::new(need.response(state, visitor))),
-    }
-}
 
 fn writes<'a>(state: &'a AppState, visitor: &'a Visitor) -> DirectoryWrites<'a> {
     DirectoryWrites {
         state,
         caller: &visitor.caller,
     }
-}
-
-fn parse_id(text: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(text).map_err(|_| ApiError::NotFound("not found".into()))
 }
 
 /// `new` in a form's path is a record to create (None); anything else must be an id.
@@ -166,9 +148,9 @@ pub async fn listings_page(
     poem::web::Query(query): poem::web::Query<Fields>,
 ) -> Response {
     let state: &AppState = &state;
-    let org = match partner_org(state, visitor) {
-        Ok(org) => org,
-        Err(response) => return *response,
+    let org = match visitor.partner() {
+        Ok((_, org)) => org,
+        Err(need) => return need.response(state, visitor),
     };
     let result = async {
         let organization = state.store.get_organization(org).await?;
@@ -229,8 +211,8 @@ pub async fn confirm_service(
     Form(fields): Form<Fields>,
 ) -> Response {
     let state: &AppState = &state;
-    if let Err(response) = partner_org(state, visitor) {
-        return *response;
+    if let Err(need) = visitor.partner() {
+        return need.response(state, visitor);
     }
     let result = async {
         let id = parse_id(&id)?;
@@ -532,9 +514,9 @@ fn service_from_form(fields: &Fields, org: Uuid, base: Option<&ServiceData>) -> 
 #[handler]
 pub async fn service_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Path(id): Path<String>) -> Response {
     let state: &AppState = &state;
-    let org = match partner_org(state, visitor) {
-        Ok(org) => org,
-        Err(response) => return *response,
+    let org = match visitor.partner() {
+        Ok((_, org)) => org,
+        Err(need) => return need.response(state, visitor),
     };
     let result = async {
         if id == "new" {
@@ -593,9 +575,9 @@ pub async fn save_service(
     Form(fields): Form<Fields>,
 ) -> Response {
     let state: &AppState = &state;
-    let org = match partner_org(state, visitor) {
-        Ok(org) => org,
-        Err(response) => return *response,
+    let org = match visitor.partner() {
+        Ok((_, org)) => org,
+        Err(need) => return need.response(state, visitor),
     };
     let lang = visitor.lang;
     let id = match existing(&id) {
@@ -688,9 +670,9 @@ fn organization_view(lang: Lang, version: i64, data: &OrganizationData, errors: 
 #[handler]
 pub async fn organization_page(state: Data<&Arc<AppState>>, visitor: &Visitor) -> Response {
     let state: &AppState = &state;
-    let org = match partner_org(state, visitor) {
-        Ok(org) => org,
-        Err(response) => return *response,
+    let org = match visitor.partner() {
+        Ok((_, org)) => org,
+        Err(need) => return need.response(state, visitor),
     };
     match state.store.get_organization(org).await {
         Ok(o) => page(
@@ -705,9 +687,9 @@ pub async fn organization_page(state: Data<&Arc<AppState>>, visitor: &Visitor) -
 #[handler]
 pub async fn save_organization(state: Data<&Arc<AppState>>, visitor: &Visitor, Form(fields): Form<Fields>) -> Response {
     let state: &AppState = &state;
-    let org = match partner_org(state, visitor) {
-        Ok(org) => org,
-        Err(response) => return *response,
+    let org = match visitor.partner() {
+        Ok((_, org)) => org,
+        Err(need) => return need.response(state, visitor),
     };
     let current = match state.store.get_organization(org).await {
         Ok(current) => current,
@@ -784,9 +766,9 @@ fn location_view(id: Option<Uuid>, version: i64, data: &LocationData, errors: Ve
 #[handler]
 pub async fn location_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Path(id): Path<String>) -> Response {
     let state: &AppState = &state;
-    let org = match partner_org(state, visitor) {
-        Ok(org) => org,
-        Err(response) => return *response,
+    let org = match visitor.partner() {
+        Ok((_, org)) => org,
+        Err(need) => return need.response(state, visitor),
     };
     if id == "new" {
         let data = LocationData {
@@ -832,9 +814,9 @@ pub async fn save_location(
     Form(fields): Form<Fields>,
 ) -> Response {
     let state: &AppState = &state;
-    let org = match partner_org(state, visitor) {
-        Ok(org) => org,
-        Err(response) => return *response,
+    let org = match visitor.partner() {
+        Ok((_, org)) => org,
+        Err(need) => return need.response(state, visitor),
     };
     let id = match existing(&id) {
         Ok(id) => id,

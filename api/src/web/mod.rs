@@ -119,6 +119,11 @@ pub fn is_web_path(path: &str) -> bool {
         || PREFIXES.iter().any(|p| path.starts_with(p))
 }
 
+/// A record id from a page's path; anything else is "not found", like a record that does not exist.
+pub fn parse_id(text: &str) -> Result<uuid::Uuid, crate::problem::ApiError> {
+    uuid::Uuid::parse_str(text).map_err(|_| crate::problem::ApiError::NotFound("not found".into()))
+}
+
 /// The fields of a query string or url-encoded form, repeatable ones included (`need=a&need=b`).
 #[derive(Clone, Debug, Default, serde::Deserialize)]
 #[serde(transparent)]

@@ -72,26 +72,11 @@ async fn view(state: &AppState, visitor: &Visitor, org: Uuid, may_manage: bool) 
     })
 }
 
-/// The visitor's organisation and whether they manage its people.
-fn partner(state: &AppState, visitor: &Visitor) -> Result<(Uuid, bool), Box<Response>> {
-    match visitor.person_with_role(&[Role::Partner]) {
-        Ok(person) => match person.organization_id {
-            Some(org) => Ok((org, person.organization_admin)),
-            None => Err(Box::new(api_error_page(
-                state,
-                visitor,
-                ApiError::Forbidden("no organization".into()),
-            ))),
-        },
-        Err(need) => Err(Box::new(need.response(state, visitor))),
-    }
-}
-
 #[handler]
 pub async fn people_page(state: Data<&Arc<AppState>>, visitor: &Visitor) -> Response {
-    let (org, may_manage) = match partner(&state, visitor) {
-        Ok(found) => found,
-        Err(response) => return *response,
+    let (org, may_manage) = match visitor.partner() {
+        Ok((person, org)) => (org, person.organization_admin),
+        Err(need) => return need.response(&state, visitor),
     };
     match view(&state, visitor, org, may_manage).await {
         Ok(view) => page_with_status(visitor, StatusCode::OK, "people.html", view),
@@ -101,9 +86,9 @@ pub async fn people_page(state: Data<&Arc<AppState>>, visitor: &Visitor) -> Resp
 
 #[handler]
 pub async fn invite(state: Data<&Arc<AppState>>, visitor: &Visitor, Form(fields): Form<Fields>) -> Response {
-    let (org, may_manage) = match partner(&state, visitor) {
-        Ok(found) => found,
-        Err(response) => return *response,
+    let (org, may_manage) = match visitor.partner() {
+        Ok((person, org)) => (org, person.organization_admin),
+        Err(need) => return need.response(&state, visitor),
     };
     if !may_manage {
         return api_error_page(
@@ -139,9 +124,9 @@ pub async fn invite(state: Data<&Arc<AppState>>, visitor: &Visitor, Form(fields)
 
 #[handler]
 pub async fn remove(state: Data<&Arc<AppState>>, visitor: &Visitor, Path(id): Path<String>) -> Response {
-    let (org, may_manage) = match partner(&state, visitor) {
-        Ok(found) => found,
-        Err(response) => return *response,
+    let (org, may_manage) = match visitor.partner() {
+        Ok((person, org)) => (org, person.organization_admin),
+        Err(need) => return need.response(&state, visitor),
     };
     let me = visitor.person.as_ref().map(|p| p.id);
     let target = Uuid::parse_str(&id).ok().filter(|id| Some(*id) != me);

@@ -19,22 +19,18 @@ use uuid::Uuid;
 use crate::problem::ApiError;
 use crate::referrals::{Referrals, SenderScope};
 use crate::state::AppState;
-use crate::web::Fields;
 use crate::web::format;
 use crate::web::i18n::{Lang, text};
 use crate::web::render::{api_error_page, page, page_with_status};
 use crate::web::search::{Choice, FieldProblem, LANGUAGES, OfferCard, need_label, offer_by_id};
 use crate::web::visitor::Visitor;
+use crate::web::{Fields, parse_id};
 
 fn referrals<'a>(state: &'a AppState, visitor: &'a Visitor) -> Referrals<'a> {
     Referrals {
         state,
         caller: &visitor.caller,
     }
-}
-
-fn parse_id(text: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(text).map_err(|_| ApiError::NotFound("not found".into()))
 }
 
 fn status_label(lang: Lang, status: ReferralStatus) -> String {

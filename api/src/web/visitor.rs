@@ -245,6 +245,12 @@ impl Visitor {
             _ => Err(Need::Forbidden),
         }
     }
+
+    /// A partner person and the organisation they act for; otherwise what they lack.
+    pub fn partner(&self) -> Result<(&Person, uuid::Uuid), Need> {
+        let person = self.person_with_role(&[Role::Partner])?;
+        person.organization_id.map(|org| (person, org)).ok_or(Need::Forbidden)
+    }
 }
 
 /// What a visitor lacks for a page.
