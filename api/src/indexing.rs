@@ -158,6 +158,8 @@ fn search_doc(
         minimum_age: data.minimum_age,
         maximum_age: data.maximum_age,
         free: data.free,
+        gender: indexer::Gender::Any,
+        full: data.capacity == Some(domain::Capacity::Full),
         schedules,
         locations: active_locations
             .iter()

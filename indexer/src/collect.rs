@@ -12,6 +12,14 @@ use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::geo_util::{area_contains, gauss_decay, haversine_km};
 
+/// Share of a text score kept however far away an offer is; the rest decays with distance (see
+/// `docs/ranking.md` for the curve).
+pub const DISTANCE_FLOOR: f64 = 0.3;
+/// A full offer keeps this share of its score: below an available offer that matches as well.
+pub const FULL_FACTOR: f64 = 0.7;
+/// Without text, a full offer sorts as if it were this much farther away (behind every offer with room).
+const FULL_BEHIND_KM: f64 = 100_000.0;
+
 pub type Areas = Arc<HashMap<uuid::Uuid, MultiPolygon<f64>>>;
 
 pub struct SearchCollector {
@@ -73,6 +81,7 @@ pub struct SegmentSearchCollector {
     lat: Option<Column<f64>>,
     lon: Option<Column<f64>>,
     has_area: Option<Column<bool>>,
+    full: Option<Column<bool>>,
     id_hi: Option<Column<u64>>,
     id_lo: Option<Column<u64>>,
     need_top: Option<StrColumn>,
@@ -106,6 +115,7 @@ impl Collector for SearchCollector {
             lat: ff.column_opt(if self.include_confidential { "lat" } else { "public_lat" })?,
             lon: ff.column_opt(if self.include_confidential { "lon" } else { "public_lon" })?,
             has_area: ff.column_opt("has_area")?,
+            full: ff.column_opt("full")?,
             id_hi: ff.column_opt("id_hi")?,
             id_lo: ff.column_opt("id_lo")?,
             need_counts: vec![0; need_top.as_ref().map_or(0, |c| c.num_terms())],
@@ -208,14 +218,24 @@ impl SegmentCollector for SegmentSearchCollector {
             }
         }
         let decay = distance_km.map_or(0.0, |d| gauss_decay(d, self.scale_km));
+        let full = self.full.as_ref().and_then(|c| c.first(doc)).unwrap_or(false);
         let (rank, score) = match (self.has_text, self.point) {
-            (true, Some(_)) => {
-                let s = f64::from(score) * (0.5 + decay);
+            (true, point) => {
+                let mut s = f64::from(score);
+                if point.is_some() {
+                    s *= DISTANCE_FLOOR + (1.0 - DISTANCE_FLOOR) * decay;
+                }
+                if full {
+                    s *= FULL_FACTOR;
+                }
                 (s, s as f32)
             }
-            (true, None) => (f64::from(score), score),
-            (false, Some(_)) => (-distance_km.unwrap_or(f64::INFINITY), decay as f32),
-            (false, None) => (0.0, 0.0),
+            // nearest first; full offers after all offers with room
+            (false, Some(_)) => (
+                -distance_km.unwrap_or(f64::INFINITY) - if full { FULL_BEHIND_KM } else { 0.0 },
+                decay as f32,
+            ),
+            (false, None) => (if full { -1.0 } else { 0.0 }, 0.0),
         };
         self.candidates.push(Candidate {
             rank,

@@ -66,6 +66,10 @@ pub struct ServiceDoc {
     pub minimum_age: Option<u32>,
     pub maximum_age: Option<u32>,
     pub free: bool,
+    /// Who the offer is for.
+    pub gender: Gender,
+    /// No free places: still found, but ranked after offers with room.
+    pub full: bool,
     /// Empty = no known hours.
     pub schedules: Vec<WeeklyOpening>,
     pub locations: Vec<DocLocation>,
@@ -74,6 +78,35 @@ pub struct ServiceDoc {
     /// Opaque to the engine, stored and returned with each hit, so callers can show a hit without a
     /// second lookup (the index is kept current with every write).
     pub payload: String,
+}
+
+/// Who an offer is for. An offer for everyone is `Any`; the others are for that group only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Gender {
+    #[default]
+    Any,
+    Women,
+    Men,
+    Girls,
+    Boys,
+}
+
+impl Gender {
+    pub const ALL: [Gender; 5] = [Gender::Any, Gender::Women, Gender::Men, Gender::Girls, Gender::Boys];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Gender::Any => "any",
+            Gender::Women => "women",
+            Gender::Men => "men",
+            Gender::Girls => "girls",
+            Gender::Boys => "boys",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Gender> {
+        Gender::ALL.into_iter().find(|g| g.as_str() == text)
+    }
 }
 
 /// One weekly opening interval. `closes_minute <= opens_minute` means it closes after midnight
@@ -111,6 +144,8 @@ pub struct SearchQuery {
     pub age: Option<u32>,
     pub language: Option<String>,
     pub free: Option<bool>,
+    /// Offers for this group or for anyone (`Any` = no filter).
+    pub gender: Option<Gender>,
     /// Weekday 0 (Monday) ..= 6 (Sunday).
     pub open_on: Option<u8>,
     /// Minute of the day; with `open_on` on that day, without on any day.

@@ -14,7 +14,7 @@ use tantivy::{DocId, SegmentReader, Term};
 use crate::analysis::{Analyzers, tokens};
 use crate::geo_util::bounding_box;
 use crate::schema::{Fields, MINUTES_PER_DAY};
-use crate::{Error, NeedTerms, Result, SearchQuery};
+use crate::{Error, Gender, NeedTerms, Result, SearchQuery};
 
 /// Constant score added when a query matches a need's labels/synonyms and the service has
 /// that need.
@@ -283,6 +283,10 @@ pub fn build(
             Term::from_field_bool(f.free, free),
             IndexRecordOption::Basic,
         ))));
+    }
+    if let Some(gender) = q.gender.filter(|g| *g != Gender::Any) {
+        let terms = [Gender::Any, gender].map(|g| Term::from_field_text(f.gender, g.as_str()));
+        clauses.push(filter(Box::new(TermSetQuery::new(terms))));
     }
     match (q.open_on, q.open_at) {
         (Some(day), None) => clauses.push(filter(Box::new(TermQuery::new(

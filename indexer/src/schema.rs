@@ -43,6 +43,9 @@ pub struct Fields {
     pub need_top: Field,
     pub lang: Field,
     pub free: Field,
+    pub gender: Field,
+    /// Capacity full (a fast field the ranking reads).
+    pub full: Field,
     pub min_age: Field,
     pub max_age: Field,
     pub open_day: Field,
@@ -93,6 +96,8 @@ pub fn build_schema() -> (Schema, Fields) {
         need_top: b.add_text_field("need_top", STRING | FAST),
         lang: b.add_text_field("lang", STRING | FAST),
         free: b.add_bool_field("free", INDEXED),
+        gender: b.add_text_field("gender", STRING),
+        full: b.add_bool_field("full", FAST),
         min_age: b.add_u64_field("min_age", INDEXED),
         max_age: b.add_u64_field("max_age", INDEXED),
         open_day: b.add_u64_field("open_day", INDEXED),
@@ -202,6 +207,8 @@ pub fn to_document(f: &Fields, doc: &ServiceDoc) -> Result<TantivyDocument> {
         d.add_text(f.lang, l);
     }
     d.add_bool(f.free, doc.free);
+    d.add_text(f.gender, doc.gender.as_str());
+    d.add_bool(f.full, doc.full);
     d.add_u64(f.min_age, doc.minimum_age.map_or(0, u64::from));
     d.add_u64(
         f.max_age,

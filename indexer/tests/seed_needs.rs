@@ -1,6 +1,6 @@
 //! Smoke test against the real needs taxonomy in seed-data/ (skipped when it is missing).
 
-use indexer::{DocLocation, NeedTerms, SearchIndex, SearchQuery, ServiceDoc};
+use indexer::{DocLocation, Gender, NeedTerms, SearchIndex, SearchQuery, ServiceDoc};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -50,6 +50,8 @@ fn seed_taxonomy_builds_and_expands_queries() {
         minimum_age: None,
         maximum_age: None,
         free: true,
+        gender: Gender::Any,
+        full: false,
         schedules: vec![],
         locations: vec![DocLocation {
             id: Uuid::from_u128(200 + n),

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use geo::{LineString, MultiPolygon, Polygon};
-use indexer::{DocLocation, NeedTerms, SearchIndex, SearchQuery, ServiceDoc, WeeklyOpening};
+use indexer::{DocLocation, Gender, NeedTerms, SearchIndex, SearchQuery, ServiceDoc, WeeklyOpening};
 use uuid::Uuid;
 
 pub const GELLERUP: (f64, f64) = (56.1543, 10.1380);
@@ -102,6 +102,8 @@ fn base(n: u128, name: &str, description: &str) -> ServiceDoc {
         minimum_age: None,
         maximum_age: None,
         free: true,
+        gender: Gender::Any,
+        full: false,
         schedules: vec![],
         locations: vec![],
         service_area: None,
