@@ -70,6 +70,9 @@ pub struct HitCard {
     pub minimum_age: Option<u32>,
     pub maximum_age: Option<u32>,
     pub free: bool,
+    /// `available`, `limited` or `full`, when known.
+    #[serde(default)]
+    pub capacity: Option<String>,
     pub locations: Vec<CardLocation>,
 }
 
@@ -111,6 +114,7 @@ fn search_doc(
         minimum_age: data.minimum_age,
         maximum_age: data.maximum_age,
         free: data.free,
+        capacity: data.capacity.map(|c| c.as_str().to_owned()),
         locations: active_locations
             .iter()
             .map(|l| CardLocation {

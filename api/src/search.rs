@@ -16,6 +16,8 @@ use crate::auth::{Auth, Caller};
 use crate::indexing::HitCard;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::web::format;
+use crate::web::i18n::Lang;
 use crate::wire::Address;
 
 #[derive(Tags)]
@@ -45,9 +47,32 @@ pub struct HitLocation {
     pub address: Option<Address>,
 }
 
+/// Why a service was found, as a short sentence to read aloud, e.g. "Lektiehjælp · taler arabisk · 300 m fra
+/// jer · for 6–16 år · gratis".
+#[derive(Clone, Debug, Object)]
+pub struct WhyText {
+    pub da: String,
+    pub en: String,
+}
+
+/// What the caller asked for beyond the text, for the why sentence.
+#[derive(Default)]
+struct Asked {
+    /// The family's languages (or the language filter).
+    languages: Vec<String>,
+    open_on: Option<u8>,
+    open_at: Option<u16>,
+}
+
+fn domain_capacity(text: &str) -> Option<entities::directory::Capacity> {
+    entities::directory::Capacity::parse(text)
+}
+
 /// Why a service was found.
 #[derive(Clone, Debug, Object)]
 pub struct Why {
+    /// The facts below (and the language, age, opening time and price asked about) in words.
+    pub text: WhyText,
     /// Query words that matched, exactly or with one typo.
     pub matched_terms: Vec<String>,
     /// Need codes matched through the query's words or the need filter.
@@ -74,6 +99,8 @@ pub struct SearchHit {
     /// Snippet of the description with `<mark>` around matched words (HTML-escaped).
     pub highlight: Option<String>,
     pub why: Why,
+    /// How much room the service has, when its organisation says; a `full` service ranks after the others.
+    pub capacity: Option<crate::wire::Capacity>,
 }
 
 #[derive(Clone, Debug, Object)]
@@ -238,7 +265,7 @@ impl Search<'_> {
 
     /// Builds hits from the cards stored with them in the index, in rank order, redacting confidential
     /// places per caller. No database round trip: the index is updated with every write.
-    fn hits(&self, results: &SearchResults) -> Vec<SearchHit> {
+    fn hits(&self, results: &SearchResults, asked: &Asked) -> Vec<SearchHit> {
         let caller = self.caller;
         let round = |km: f64| (km * 100.0).round() / 100.0;
         results
@@ -270,6 +297,8 @@ impl Search<'_> {
                                 }),
                         }
                     });
+                let why_text = self.why_text(hit, &card, asked);
+                let capacity = card.capacity.as_deref().and_then(domain_capacity).map(Into::into);
                 Some(SearchHit {
                     id: hit.id,
                     name: card.name,
@@ -280,22 +309,70 @@ impl Search<'_> {
                     location,
                     distance_km: hit.distance_km.map(round),
                     score: hit.score,
-                    needs: card.needs,
                     languages: card.languages,
                     minimum_age: card.minimum_age,
                     maximum_age: card.maximum_age,
                     free: card.free,
                     highlight: hit.highlight.clone(),
                     why: Why {
+                        text: why_text,
                         matched_terms: hit.why.matched_terms.clone(),
                         needs: hit.why.needs.clone(),
                         distance_km: hit.why.distance_km.map(round),
                         in_service_area: hit.why.in_service_area,
                     },
+                    capacity,
+                    needs: card.needs,
                 })
             })
             .collect()
     }
+
+    /// The hit's why as a sentence in Danish and in English, from the same facts as the machine fields.
+    fn why_text(&self, hit: &indexer::Hit, card: &HitCard, asked: &Asked) -> WhyText {
+        let sentence = |lang: Lang| {
+            let mut needs: Vec<String> = Vec::new();
+            for code in &hit.why.needs {
+                let top = entities::taxonomy::Taxonomy::top_level(code);
+                let label = self.state.taxonomy.find(top).map_or_else(
+                    || top.to_owned(),
+                    |term| match lang {
+                        Lang::Da => term.label.da.clone(),
+                        Lang::En => term.label.en.clone(),
+                    },
+                );
+                if !needs.contains(&label) {
+                    needs.push(label);
+                }
+            }
+            format::why_sentence(
+                lang,
+                &format::WhyFacts {
+                    needs,
+                    matched_terms: &hit.why.matched_terms,
+                    speaks: asked
+                        .languages
+                        .iter()
+                        .filter(|l| card.languages.contains(l))
+                        .cloned()
+                        .collect(),
+                    distance_km: hit.why.distance_km,
+                    in_service_area: hit.why.in_service_area,
+                    minimum_age: card.minimum_age,
+                    maximum_age: card.maximum_age,
+                    open_on: asked.open_on,
+                    open_at: asked.open_at,
+                    free: card.free,
+                    full: card.capacity.as_deref() == Some(entities::directory::Capacity::Full.as_str()),
+                },
+            )
+        };
+        WhyText {
+            da: sentence(Lang::Da),
+            en: sentence(Lang::En),
+        }
+    }
+
     /// Counts a search for `needs` near `point` that found nothing within its radius as an unmet need, once
     /// per need code, in the area searched: the postal code of the `near` place, else of the gazetteer place
     /// nearest the point. Only need code, area and month are kept (`entities::unmet`): no words, no caller.
@@ -364,6 +441,12 @@ impl Search<'_> {
         };
         let offset = ((paging.page - 1) * paging.per_page) as usize;
         let needs = params.need.clone();
+        let language = params.language.map(|l| l.to_lowercase());
+        let asked = Asked {
+            languages: language.iter().cloned().collect(),
+            open_on,
+            open_at,
+        };
         let results = self
             .run(SearchQuery {
                 text,
@@ -371,13 +454,14 @@ impl Search<'_> {
                 radius_km,
                 needs: params.need,
                 age: params.age,
-                language: params.language.map(|l| l.to_lowercase()),
+                language,
                 free: params.free,
                 open_on,
                 open_at,
                 offset,
                 limit: paging.per_page as usize,
                 include_confidential: caller.sees_all_confidential(),
+                ..Default::default()
             })
             .await?;
         if let Some(point) = point
@@ -386,7 +470,7 @@ impl Search<'_> {
         {
             self.count_unmet(&needs, point, params.near.as_deref()).await;
         }
-        let items = self.hits(&results);
+        let items = self.hits(&results, &asked);
         Ok(SearchResponse {
             total: results.total as u64,
             page: paging.page,
@@ -517,7 +601,13 @@ impl Search<'_> {
                 need: need.code.clone().or_else(|| need.text.clone()).unwrap_or_default(),
                 detected: detected.into_iter().map(|d| d.code).collect(),
                 total: total as u64,
-                items: self.hits(&results),
+                items: self.hits(
+                    &results,
+                    &Asked {
+                        languages: languages.clone(),
+                        ..Default::default()
+                    },
+                ),
             });
         }
         Ok(MatchResponse { groups })
@@ -555,8 +645,20 @@ impl Search<'_> {
                     }),
                 }
             });
+        let facts = format::WhyFacts {
+            minimum_age: data.minimum_age,
+            maximum_age: data.maximum_age,
+            free: data.free,
+            full: data.capacity == Some(entities::directory::Capacity::Full),
+            ..Default::default()
+        };
+        let why_text = WhyText {
+            da: format::why_sentence(Lang::Da, &facts),
+            en: format::why_sentence(Lang::En, &facts),
+        };
         Ok(Some(SearchHit {
             id,
+            capacity: data.capacity.map(Into::into),
             name: data.name,
             organization: OrganizationRef {
                 id: organization.meta.id,
@@ -572,6 +674,7 @@ impl Search<'_> {
             free: data.free,
             highlight: None,
             why: Why {
+                text: why_text,
                 matched_terms: Vec::new(),
                 needs: Vec::new(),
                 distance_km: None,

@@ -1,12 +1,13 @@
 //! What every request handler shares: the store, the search index, reference data and the metrics.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use entities::Store;
 use entities::referrals::FamilySecret;
 use entities::taxonomy::Taxonomy;
 use indexer::gazetteer::Gazetteer;
-use indexer::{NeedDetector, SearchIndex};
+use indexer::{NeedDetector, SearchIndex, Vocabulary};
 
 use crate::indexing::SearchSync;
 use crate::metrics::Metrics;
@@ -16,13 +17,28 @@ pub const PLACES_JSON: &str = include_str!("../../seed-data/places.json");
 /// The need lexicon shipped with the binary (`POST /v1/needs/detect`).
 pub const NEED_LEXICON_JSON: &str = include_str!("../../seed-data/need-lexicon.json");
 
+/// The search vocabulary shipped with the binary: Danish↔English bridge, word forms, audience and stop words.
+pub const BRIDGE_JSON: &str = include_str!("../../seed-data/bridge.json");
+
+/// The need detector of the shipped lexicon.
+pub fn need_detector() -> NeedDetector {
+    NeedDetector::from_json(NEED_LEXICON_JSON).expect("seed-data/need-lexicon.json is valid (checked by tests)")
+}
+
+/// The query vocabulary of the shipped data, with `detector` finding needs in a query's words.
+pub fn search_vocabulary(detector: Arc<NeedDetector>) -> Vocabulary {
+    Vocabulary::from_json(BRIDGE_JSON)
+        .expect("seed-data/bridge.json is valid (checked by tests)")
+        .with_detector(detector)
+}
+
 pub struct AppState {
     pub store: Store,
     pub taxonomy: Taxonomy,
     pub search: SearchSync,
     pub gazetteer: Gazetteer,
-    /// Finds needs in a family's own words.
-    pub detector: NeedDetector,
+    /// Finds needs in a family's own words (search uses the same one).
+    pub detector: Arc<NeedDetector>,
     pub metrics: Metrics,
     pub started: Instant,
     /// Keys the `family_ref` hashes of referrals (`--secret`, or `<data dir>/secret.key`).
@@ -31,13 +47,13 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store, taxonomy: Taxonomy, index: SearchIndex) -> Self {
+        let detector = Arc::new(need_detector());
         Self {
             store,
             taxonomy,
-            search: SearchSync::new(index),
+            search: SearchSync::new(index.with_vocabulary(&search_vocabulary(detector.clone()))),
             gazetteer: Gazetteer::from_json(PLACES_JSON).expect("seed-data/places.json is valid (checked by tests)"),
-            detector: NeedDetector::from_json(NEED_LEXICON_JSON)
-                .expect("seed-data/need-lexicon.json is valid (checked by tests)"),
+            detector,
             metrics: Metrics::default(),
             started: Instant::now(),
             referral_secret: FamilySecret::random(),

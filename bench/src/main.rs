@@ -33,6 +33,12 @@ struct Options {
     sizes: Vec<u64>,
     skip_postgres: bool,
     skip_relevance: bool,
+    /// Which judged queries the relevance part runs.
+    relevance: Split,
+    /// Print a row per judged query.
+    relevance_per_query: bool,
+    /// Print the top 10 of these (tuned) queries, with their grades.
+    explain: Vec<String>,
     keep_postgres: bool,
     queries: usize,
     rounds: usize,
@@ -45,7 +51,8 @@ fn usage() -> ! {
     eprintln!(
         "usage: bench [--sizes 10000,100000,1000000] [--queries N (250)] [--rounds R (3)] [--seed S (42)]\n\
          \x20            [--skip-postgres] [--skip-relevance] [--keep-postgres (keep schema bench_<size>)] [--database-url URL ({DEFAULT_URL}, env BENCH_DATABASE_URL)]\n\
-         \x20            [--work-dir DIR (/var/tmp)]"
+         \x20            [--work-dir DIR (/var/tmp)] [--relevance all|tuned|held-out] [--per-query]\n\
+         \x20            --sizes none runs the relevance part alone"
     );
     std::process::exit(2)
 }
@@ -55,6 +62,9 @@ fn options() -> Options {
         sizes: vec![10_000, 100_000],
         skip_postgres: false,
         skip_relevance: false,
+        relevance: Split::All,
+        relevance_per_query: false,
+        explain: Vec::new(),
         keep_postgres: false,
         queries: 250,
         rounds: 3,
@@ -67,8 +77,10 @@ fn options() -> Options {
         let mut value = || args.next().unwrap_or_else(|| usage());
         match arg.as_str() {
             "--sizes" => {
-                o.sizes = value()
+                let sizes = value();
+                o.sizes = sizes
                     .split(',')
+                    .filter(|s| *s != "none")
                     .map(|s| s.trim().replace('_', "").parse().unwrap_or_else(|_| usage()))
                     .collect()
             }
@@ -79,6 +91,16 @@ fn options() -> Options {
             "--work-dir" => o.work_dir = PathBuf::from(value()),
             "--skip-postgres" => o.skip_postgres = true,
             "--skip-relevance" => o.skip_relevance = true,
+            "--relevance" => {
+                o.relevance = match value().as_str() {
+                    "all" => Split::All,
+                    "tuned" => Split::Tuned,
+                    "held-out" => Split::HeldOut,
+                    _ => usage(),
+                }
+            }
+            "--per-query" => o.relevance_per_query = true,
+            "--explain" => o.explain = value().split(',').map(str::to_owned).collect(),
             "--keep-postgres" => o.keep_postgres = true,
             _ => usage(),
         }
@@ -217,7 +239,9 @@ async fn bench_size(
     let rss_before = proc_status_mib("VmRSS:").unwrap_or(0.0);
     eprintln!("[{size}] building the index on disk ({active} active services) …");
     let index_dir = dir.path().join("index");
-    let index = SearchIndex::open(&index_dir, api::indexing::need_terms(taxonomy))?;
+    let index = SearchIndex::open(&index_dir, api::indexing::need_terms(taxonomy))?.with_vocabulary(
+        &api::state::search_vocabulary(std::sync::Arc::new(api::state::need_detector())),
+    );
     let started = Instant::now();
     index.rebuild(docs_from_file(&data, codes.clone())?, 0, |_| {})?;
     let built = started.elapsed();
@@ -347,12 +371,56 @@ async fn bench_size(
     Ok(())
 }
 
+/// Which judged queries to run: all, or only the tuned or the held-out part.
+#[derive(Clone, Copy, PartialEq)]
+enum Split {
+    All,
+    Tuned,
+    HeldOut,
+}
+
+/// nDCG@10 and recall@5 sums over a group of queries, ours and the baseline's.
+#[derive(Default)]
+struct Scores {
+    count: usize,
+    ours: (f64, f64),
+    pg: (f64, f64),
+}
+
+impl Scores {
+    fn add(&mut self, ours: (f64, f64), pg: Option<(f64, f64)>) {
+        self.count += 1;
+        self.ours.0 += ours.0;
+        self.ours.1 += ours.1;
+        if let Some(pg) = pg {
+            self.pg.0 += pg.0;
+            self.pg.1 += pg.1;
+        }
+    }
+
+    fn row(&self, label: &str, with_pg: bool) -> String {
+        let n = self.count.max(1) as f64;
+        let pg = |v: f64| if with_pg { format!("{:.3}", v / n) } else { "–".into() };
+        format!(
+            "| {label} | {} | {:.3} | {} | {:.3} | {} |",
+            self.count,
+            self.ours.0 / n,
+            pg(self.pg.0),
+            self.ours.1 / n,
+            pg(self.pg.1)
+        )
+    }
+}
+
 async fn bench_relevance(o: &Options, taxonomy: &Taxonomy, gazetteer: &Gazetteer) -> anyhow::Result<()> {
     let set = relevance::load()?;
     let codes = need_codes(taxonomy);
     let docs = seed_docs(&codes)?;
-    let index = SearchIndex::in_memory(api::indexing::need_terms(taxonomy))?;
+    let index = SearchIndex::in_memory(api::indexing::need_terms(taxonomy))?.with_vocabulary(
+        &api::state::search_vocabulary(std::sync::Arc::new(api::state::need_detector())),
+    );
     index.rebuild(docs.clone().into_iter(), 0, |_| {})?;
+    let names: std::collections::HashMap<uuid::Uuid, String> = docs.iter().map(|d| (d.id, d.name.clone())).collect();
     let baseline = if o.skip_postgres {
         None
     } else {
@@ -360,13 +428,28 @@ async fn bench_relevance(o: &Options, taxonomy: &Taxonomy, gazetteer: &Gazetteer
         b.load(docs.into_iter()).await?;
         Some(b)
     };
+    let queries: Vec<&relevance::JudgedQuery> = set
+        .queries
+        .iter()
+        .filter(|q| match o.relevance {
+            Split::All => true,
+            Split::Tuned => !q.held_out,
+            Split::HeldOut => q.held_out,
+        })
+        .collect();
     println!(
-        "\n### Relevance over the Aarhus seed directory ({} labelled queries)\n",
+        "\n### Relevance over the Aarhus seed directory ({} of {} judged queries)\n",
+        queries.len(),
         set.queries.len()
     );
-    println!("| query | ours nDCG@10 | PG nDCG@10 | ours recall@5 | PG recall@5 |\n|---|---|---|---|---|");
-    let (mut ours_ndcg, mut pg_ndcg, mut ours_recall, mut pg_recall) = (0.0, 0.0, 0.0, 0.0);
-    for q in &set.queries {
+    if o.relevance_per_query {
+        println!(
+            "| query | class | held out | ours nDCG@10 | PG nDCG@10 | ours recall@5 | PG recall@5 |\n|---|---|---|---|---|---|---|"
+        );
+    }
+    let mut groups: BTreeMap<(String, bool), Scores> = BTreeMap::new();
+    let mut overall: BTreeMap<bool, Scores> = BTreeMap::new();
+    for q in queries {
         let point = match &q.near {
             Some(near) => {
                 let place = gazetteer
@@ -376,66 +459,146 @@ async fn bench_relevance(o: &Options, taxonomy: &Taxonomy, gazetteer: &Gazetteer
             }
             None => None,
         };
-        let bq = BenchQuery {
-            class: if point.is_some() {
-                Class::TextRadius
-            } else {
-                Class::Text
-            },
-            text: Some(q.text.clone()),
+        let text = q.text.trim();
+        let search = indexer::SearchQuery {
+            text: (!text.is_empty()).then(|| text.to_owned()),
             point,
             radius_km: point.map(|_| q.radius_km.unwrap_or(5.0)),
-            need: None,
-            age: None,
-            place: q.near.clone(),
+            needs: q.needs.clone(),
+            age: q.age,
+            language: q.language.clone(),
+            limit: 10,
+            ..Default::default()
         };
-        let ranked: Vec<String> = index
-            .search(&bq.to_search(10))?
-            .hits
-            .iter()
-            .map(|h| h.id.to_string())
-            .collect();
-        let n = stats::ndcg_at(&ranked, &q.judgments, 10);
-        let r = stats::recall_at(&ranked, &q.judgments, 5, 2);
-        ours_ndcg += n;
-        ours_recall += r;
-        let mut row = format!(
-            "| {} `{}`{} | {n:.3} | ",
-            q.id,
-            q.text,
-            q.near.as_ref().map(|p| format!(" near {p}")).unwrap_or_default()
-        );
-        if let Some(b) = &baseline {
-            let (pg_ranked, _) = b.search(&bq, 10).await?;
-            let pn = stats::ndcg_at(&pg_ranked, &q.judgments, 10);
-            let pr = stats::recall_at(&pg_ranked, &q.judgments, 5, 2);
-            pg_ndcg += pn;
-            pg_recall += pr;
-            row.push_str(&format!("{pn:.3} | {r:.3} | {pr:.3} |"));
-        } else {
-            row.push_str(&format!("– | {r:.3} | – |"));
+        let results = index.search(&search)?;
+        let ranked: Vec<String> = results.hits.iter().map(|h| h.id.to_string()).collect();
+        if o.explain.contains(&q.id) {
+            anyhow::ensure!(!q.held_out, "{} is held out: not to be looked at while tuning", q.id);
+            println!("\n{} `{}` ({} found)", q.id, q.text, results.total);
+            for hit in &results.hits {
+                let name = names.get(&hit.id).map_or("?", String::as_str);
+                let grade = q.judgments.get(&hit.id.to_string()).copied().unwrap_or(0);
+                println!(
+                    "  {grade} {:6.2} {:>6} {name} {:?} {:?}",
+                    hit.score,
+                    hit.distance_km.map(|d| format!("{d:.2}km")).unwrap_or_default(),
+                    hit.why.matched_terms,
+                    hit.why.needs
+                );
+            }
+            let missed: Vec<&str> = q
+                .judgments
+                .iter()
+                .filter(|(id, g)| **g == 3 && !ranked.contains(id))
+                .filter_map(|(id, _)| names.get(&id.parse().ok()?).map(String::as_str))
+                .collect();
+            println!("  missed 3s: {missed:?}");
         }
-        println!("{row}");
+        let ours = (
+            stats::ndcg_at(&ranked, &q.judgments, 10),
+            stats::recall_at(&ranked, &q.judgments, 5, 2),
+        );
+        let pg = match &baseline {
+            Some(b) => {
+                let pg_ranked = b.search_judged(q, point, 10).await?;
+                Some((
+                    stats::ndcg_at(&pg_ranked, &q.judgments, 10),
+                    stats::recall_at(&pg_ranked, &q.judgments, 5, 2),
+                ))
+            }
+            None => None,
+        };
+        groups.entry((q.class.clone(), q.held_out)).or_default().add(ours, pg);
+        overall.entry(q.held_out).or_default().add(ours, pg);
+        if o.relevance_per_query {
+            let pg_cell = |v: Option<f64>| v.map_or("–".to_owned(), |v| format!("{v:.3}"));
+            println!(
+                "| {} `{}`{} | {} | {} | {:.3} | {} | {:.3} | {} |",
+                q.id,
+                q.text,
+                q.near.as_ref().map(|p| format!(" near {p}")).unwrap_or_default(),
+                q.class,
+                if q.held_out { "yes" } else { "" },
+                ours.0,
+                pg_cell(pg.map(|p| p.0)),
+                ours.1,
+                pg_cell(pg.map(|p| p.1)),
+            );
+        }
     }
-    let count = set.queries.len() as f64;
+    let with_pg = baseline.is_some();
     println!(
-        "| **mean** | **{:.3}** | **{}** | **{:.3}** | **{}** |",
-        ours_ndcg / count,
-        if baseline.is_some() {
-            format!("{:.3}", pg_ndcg / count)
-        } else {
-            "–".into()
-        },
-        ours_recall / count,
-        if baseline.is_some() {
-            format!("{:.3}", pg_recall / count)
-        } else {
-            "–".into()
-        },
+        "\n| class (part) | queries | ours nDCG@10 | PG nDCG@10 | ours recall@5 | PG recall@5 |\n|---|---|---|---|---|---|"
     );
+    for ((class, held_out), scores) in &groups {
+        let part = if *held_out { "held out" } else { "tuned" };
+        println!("{}", scores.row(&format!("{class} ({part})"), with_pg));
+    }
+    for (held_out, scores) in &overall {
+        let part = if *held_out { "held out" } else { "tuned" };
+        println!("{}", scores.row(&format!("**all ({part})**"), with_pg));
+    }
     if let Some(b) = baseline {
         b.drop_schema().await?;
     }
+    Ok(())
+}
+
+#[derive(serde::Deserialize)]
+struct DetectCases {
+    cases: Vec<DetectCase>,
+}
+
+#[derive(serde::Deserialize)]
+struct DetectCase {
+    text: String,
+    language: Option<String>,
+    expected: Vec<String>,
+}
+
+/// Need detection over the phrases of `api/tests/detect-cases.json`: precision and recall of the needs found,
+/// and the time per text.
+fn bench_detection(rounds: usize) -> anyhow::Result<()> {
+    let cases: DetectCases = serde_json::from_str(include_str!("../../api/tests/detect-cases.json"))?;
+    let detector = api::state::need_detector();
+    let (mut found_total, mut expected_total, mut right, mut first_right) = (0usize, 0usize, 0usize, 0usize);
+    for case in &cases.cases {
+        let language = case.language.as_deref().and_then(indexer::Lang::from_code);
+        let found: Vec<String> = detector
+            .detect(&case.text, language)
+            .into_iter()
+            .map(|d| d.code)
+            .collect();
+        found_total += found.len();
+        expected_total += case.expected.len();
+        right += found.iter().filter(|c| case.expected.contains(c)).count();
+        if found.first() == case.expected.first() {
+            first_right += 1;
+        }
+    }
+    let mut samples = Vec::with_capacity(cases.cases.len() * rounds);
+    for _ in 0..rounds {
+        for case in &cases.cases {
+            let language = case.language.as_deref().and_then(indexer::Lang::from_code);
+            let started = Instant::now();
+            std::hint::black_box(detector.detect(std::hint::black_box(&case.text), language));
+            samples.push(started.elapsed().as_nanos() as f64 / 1000.0);
+        }
+    }
+    samples.sort_by(f64::total_cmp);
+    let mean_micros = samples.iter().sum::<f64>() / samples.len().max(1) as f64;
+    println!(
+        "\n### Need detection ({} phrases, {} with no need)\n\n| precision | recall | first need right | mean µs | p50 µs | p99 µs |\n|---|---|---|---|---|---|\n| {:.3} | {:.3} | {}/{} | {:.1} | {:.1} | {:.1} |",
+        cases.cases.len(),
+        cases.cases.iter().filter(|c| c.expected.is_empty()).count(),
+        right as f64 / found_total.max(1) as f64,
+        right as f64 / expected_total.max(1) as f64,
+        first_right,
+        cases.cases.len(),
+        mean_micros,
+        stats::percentile(&samples, 50.0),
+        stats::percentile(&samples, 99.0),
+    );
     Ok(())
 }
 
@@ -462,6 +625,7 @@ async fn main() -> anyhow::Result<()> {
         println!("- {}: {}", class.name(), pg::sql_shape(class));
     }
     if !o.skip_relevance {
+        bench_detection(200)?;
         bench_relevance(&o, &taxonomy, &gazetteer).await?;
     }
     for size in &o.sizes {

@@ -203,6 +203,46 @@ impl Baseline {
         Ok((rows.iter().map(|r| r.get::<String, _>(0)).collect(), total))
     }
 
+    /// A judged relevance query: text (may be empty) ranked by `ts_rank`, cut by radius, needs (any of; a need
+    /// code matches its sub-terms, stored with their ancestors), age and language, as our engine filters.
+    pub async fn search_judged(
+        &self,
+        q: &crate::relevance::JudgedQuery,
+        point: Option<(f64, f64)>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<String>> {
+        let s = &self.schema;
+        let (lat, lon) = point.unwrap_or((0.0, 0.0));
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "WITH near AS (
+                SELECT l.service_id, min(earth_distance(l.e, ll_to_earth($1, $2))) AS d
+                FROM {s}.locations l
+                WHERE $3 AND earth_box(ll_to_earth($1, $2), $4) @> l.e
+                  AND earth_distance(l.e, ll_to_earth($1, $2)) < $4
+                GROUP BY l.service_id)
+             SELECT s.id::text FROM {s}.services s LEFT JOIN near ON near.service_id = s.id,
+                 plainto_tsquery('danish', $5) q
+             WHERE ($5 = '' OR s.tsv @@ q)
+               AND (NOT $3 OR near.service_id IS NOT NULL)
+               AND (cardinality($6::text[]) = 0 OR s.needs && $6::text[])
+               AND ($7::int IS NULL OR (s.min_age <= $7 AND s.max_age >= $7))
+               AND ($8::text IS NULL OR $8 = ANY(s.languages))
+             ORDER BY CASE WHEN $5 = '' THEN 0 ELSE ts_rank(s.tsv, q) END DESC, near.d, s.id LIMIT $9"
+        )))
+        .bind(lat)
+        .bind(lon)
+        .bind(point.is_some())
+        .bind(q.radius_km.unwrap_or(5.0) * 1000.0)
+        .bind(q.text.trim())
+        .bind(q.needs.clone())
+        .bind(q.age.map(|a| a as i32))
+        .bind(q.language.clone())
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
+    }
+
     pub async fn drop_schema(&self) -> anyhow::Result<()> {
         sqlx::raw_sql(AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema)))
             .execute(&self.pool)

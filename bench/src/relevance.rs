@@ -6,11 +6,15 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct JudgedSet {
+    #[allow(dead_code)]
+    pub about: Vec<String>,
     pub queries: Vec<JudgedQuery>,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct JudgedQuery {
     pub id: String,
     pub text: String,
@@ -19,6 +23,18 @@ pub struct JudgedQuery {
     pub near: Option<String>,
     #[serde(default)]
     pub radius_km: Option<f64>,
+    /// Kind of query (`keyword`, `family-words`, `en-da`, `da-en`, `place`, `compound`, `typo`, `filters`).
+    pub class: String,
+    /// Never tuned on: the engine's results on these were not looked at while it was changed.
+    #[serde(default)]
+    pub held_out: bool,
+    /// Filters, as the API's `age`, `language` and `need`.
+    #[serde(default)]
+    pub age: Option<u32>,
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub needs: Vec<String>,
     /// Service id → grade: 3 exactly what was asked for, 2 clearly relevant, 1 marginal, 0 not relevant.
     pub judgments: HashMap<String, u8>,
 }
@@ -38,7 +54,13 @@ mod tests {
     #[test]
     fn judgments_are_well_formed_and_name_seed_services() {
         let set = load().unwrap();
-        assert!(set.queries.len() >= 30, "{} labelled queries", set.queries.len());
+        assert!(set.queries.len() >= 150, "{} labelled queries", set.queries.len());
+        let held_out = set.queries.iter().filter(|q| q.held_out).count();
+        assert!(
+            held_out * 3 >= set.queries.len(),
+            "{held_out} held out of {}",
+            set.queries.len()
+        );
         let seed: serde_json::Value = serde_json::from_str(api::DEMO_DIRECTORY_JSON).unwrap();
         let ids: HashSet<String> = seed
             .as_array()

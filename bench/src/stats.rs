@@ -65,7 +65,8 @@ pub fn ndcg_at(ranked: &[String], judgments: &HashMap<String, u8>, k: usize) -> 
     if idcg == 0.0 || dcg <= 0.0 { 0.0 } else { dcg / idcg }
 }
 
-/// Recall@k: the share of relevant services (grade ≥ `min_grade`) found in the top k.
+/// Recall@k, capped: the relevant services (grade ≥ `min_grade`) found in the top k, over the most that fit in
+/// k (`min(k, relevant)`), so that a query with more relevant services than k can still reach 1.
 pub fn recall_at(ranked: &[String], judgments: &HashMap<String, u8>, k: usize, min_grade: u8) -> f64 {
     let relevant = judgments.values().filter(|g| **g >= min_grade).count();
     if relevant == 0 {
@@ -76,7 +77,7 @@ pub fn recall_at(ranked: &[String], judgments: &HashMap<String, u8>, k: usize, m
         .take(k)
         .filter(|id| judgments.get(*id).is_some_and(|g| *g >= min_grade))
         .count();
-    found as f64 / relevant as f64
+    found as f64 / relevant.min(k) as f64
 }
 
 #[cfg(test)]
@@ -114,8 +115,9 @@ mod tests {
     #[test]
     fn recall_counts_only_relevant_in_top_k() {
         let j = judged(&[("a", 3), ("b", 2), ("c", 1), ("d", 2)]);
-        // relevant (≥2): a, b, d; top 2 holds a and c → 1/3
-        assert!((recall_at(&ids(&["a", "c", "b"]), &j, 2, 2) - 1.0 / 3.0).abs() < 1e-12);
+        // relevant (≥2): a, b, d; top 2 holds a and c → 1 of the 2 that fit
+        assert_eq!(recall_at(&ids(&["a", "c", "b"]), &j, 2, 2), 0.5);
+        assert_eq!(recall_at(&ids(&["a", "b", "c"]), &j, 2, 2), 1.0);
         assert_eq!(recall_at(&ids(&["a", "b", "d"]), &j, 5, 2), 1.0);
         assert_eq!(recall_at(&ids(&["a"]), &judged(&[("a", 1)]), 5, 2), 0.0);
     }

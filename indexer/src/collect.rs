@@ -10,13 +10,21 @@ use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
+use crate::Gender;
 use crate::geo_util::{area_contains, gauss_decay, haversine_km};
 
+/// The words' score (BM25 over the fields, boosted) `t` counts as `t / (t + TEXT_SATURATION)`: 0.5 at this score.
+pub const TEXT_SATURATION: f64 = 15.0;
+/// Added for each of the query's needs an offer is tagged with (summed: two needs of the family rank above one).
+pub const NEED_WEIGHT: f64 = 0.5;
 /// Share of a text score kept however far away an offer is; the rest decays with distance (see
 /// `docs/ranking.md` for the curve).
 pub const DISTANCE_FLOOR: f64 = 0.3;
 /// A full offer keeps this share of its score: below an available offer that matches as well.
 pub const FULL_FACTOR: f64 = 0.7;
+/// Score factors of offers for the group the query names, and of offers for another group only.
+const AUDIENCE_OWN: f64 = 1.25;
+const AUDIENCE_OTHER: f64 = 0.4;
 /// Without text, a full offer sorts as if it were this much farther away (behind every offer with room).
 const FULL_BEHIND_KM: f64 = 100_000.0;
 
@@ -33,6 +41,10 @@ pub struct SearchCollector {
     pub keep: usize,
     /// Measure distances to confidential locations too.
     pub include_confidential: bool,
+    /// The group the query names: its offers rank higher, other groups' offers lower.
+    pub audience: Option<Gender>,
+    /// Need codes the query's text names: each one an offer is tagged with adds [`NEED_WEIGHT`].
+    pub query_needs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -82,6 +94,12 @@ pub struct SegmentSearchCollector {
     lon: Option<Column<f64>>,
     has_area: Option<Column<bool>>,
     full: Option<Column<bool>>,
+    /// Term ordinals (in this segment's `gender` column) of the audience's own offers and of other groups'.
+    audience_ords: Option<(Option<u64>, Vec<u64>)>,
+    gender: Option<StrColumn>,
+    need: Option<StrColumn>,
+    /// Term ordinals of the query's needs in this segment's `need` column.
+    need_ords: Vec<u64>,
     id_hi: Option<Column<u64>>,
     id_lo: Option<Column<u64>>,
     need_top: Option<StrColumn>,
@@ -104,6 +122,20 @@ impl Collector for SearchCollector {
         let ff = segment.fast_fields();
         let need_top = ff.str("need_top")?;
         let lang = ff.str("lang")?;
+        let gender = ff.str("gender")?;
+        let need = ff.str("need")?;
+        let audience_ords = match (self.audience, &gender) {
+            (Some(audience), Some(column)) => {
+                let ord = |g: Gender| column.dictionary().term_ord(g.as_str()).ok().flatten();
+                let others = Gender::ALL
+                    .into_iter()
+                    .filter(|g| *g != audience && *g != Gender::Any)
+                    .filter_map(ord)
+                    .collect();
+                Some((ord(audience), others))
+            }
+            _ => None,
+        };
         Ok(SegmentSearchCollector {
             segment_ord,
             point: self.point,
@@ -116,6 +148,17 @@ impl Collector for SearchCollector {
             lon: ff.column_opt(if self.include_confidential { "lon" } else { "public_lon" })?,
             has_area: ff.column_opt("has_area")?,
             full: ff.column_opt("full")?,
+            need_ords: match &need {
+                Some(column) => self
+                    .query_needs
+                    .iter()
+                    .filter_map(|code| column.dictionary().term_ord(code).ok().flatten())
+                    .collect(),
+                None => Vec::new(),
+            },
+            need,
+            audience_ords,
+            gender,
             id_hi: ff.column_opt("id_hi")?,
             id_lo: ff.column_opt("id_lo")?,
             need_counts: vec![0; need_top.as_ref().map_or(0, |c| c.num_terms())],
@@ -150,6 +193,26 @@ impl Collector for SearchCollector {
 }
 
 impl SegmentSearchCollector {
+    fn needs_matched(&self, doc: DocId) -> usize {
+        match &self.need {
+            Some(column) if !self.need_ords.is_empty() => {
+                column.term_ords(doc).filter(|ord| self.need_ords.contains(ord)).count()
+            }
+            _ => 0,
+        }
+    }
+
+    fn audience_factor(&self, doc: DocId) -> f64 {
+        let (Some((own, others)), Some(column)) = (&self.audience_ords, &self.gender) else {
+            return 1.0;
+        };
+        match column.term_ords(doc).next() {
+            Some(ord) if Some(ord) == *own => AUDIENCE_OWN,
+            Some(ord) if others.contains(&ord) => AUDIENCE_OTHER,
+            _ => 1.0,
+        }
+    }
+
     /// (distance of the nearest location or 0 inside the service area, inside the area)
     fn distance(&self, doc: DocId, lat: f64, lon: f64) -> (Option<f64>, bool) {
         let mut best: Option<f64> = None;
@@ -221,13 +284,16 @@ impl SegmentCollector for SegmentSearchCollector {
         let full = self.full.as_ref().and_then(|c| c.first(doc)).unwrap_or(false);
         let (rank, score) = match (self.has_text, self.point) {
             (true, point) => {
-                let mut s = f64::from(score);
+                // words: saturated, so that no single word's matches in many fields outweigh the needs
+                let text = f64::from(score);
+                let mut s = text / (text + TEXT_SATURATION) + NEED_WEIGHT * self.needs_matched(doc) as f64;
                 if point.is_some() {
                     s *= DISTANCE_FLOOR + (1.0 - DISTANCE_FLOOR) * decay;
                 }
                 if full {
                     s *= FULL_FACTOR;
                 }
+                s *= self.audience_factor(doc);
                 (s, s as f32)
             }
             // nearest first; full offers after all offers with room

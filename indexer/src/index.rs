@@ -16,9 +16,9 @@ use tantivy::{DocSet, Index, IndexReader, IndexSettings, IndexWriter, ReloadPoli
 use crate::analysis::Analyzers;
 use crate::collect::{Areas, Candidate, SearchCollector};
 use crate::geo_util::{decode_area, haversine_km};
-use crate::query::{self, Built, NeedMatcher};
+use crate::query::{self, Built, Expansions, NeedMatcher};
 use crate::schema::{Fields, Meta, build_schema, to_document};
-use crate::{Error, Hit, NeedTerms, Result, SearchQuery, SearchResults, ServiceDoc, Why};
+use crate::{Error, Hit, NeedTerms, Result, SearchQuery, SearchResults, ServiceDoc, Vocabulary, Why};
 
 /// Two indexing threads (the machines we run on have two cores) sharing 100 MB before a segment is flushed:
 /// the arena grows only as documents arrive, so small incremental writes stay small.
@@ -44,6 +44,7 @@ pub struct SearchIndex {
     fields: Fields,
     analyzers: Analyzers,
     needs: NeedMatcher,
+    expansions: Expansions,
     areas: RwLock<Areas>,
     applied_seq: RwLock<Option<i64>>,
 }
@@ -106,6 +107,7 @@ impl SearchIndex {
         let analyzers = Analyzers::new(&needs)?;
         analyzers.register(index.tokenizers());
         let need_matcher = NeedMatcher::new(&needs, &analyzers);
+        let expansions = Expansions::new(&Vocabulary::default(), &analyzers);
         let writer = index.writer_with_num_threads(WRITER_THREADS, WRITER_HEAP_BYTES)?;
         let reader: IndexReader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let applied_seq = index
@@ -122,9 +124,16 @@ impl SearchIndex {
             fields,
             analyzers,
             needs: need_matcher,
+            expansions,
             areas: RwLock::new(Arc::new(areas)),
             applied_seq: RwLock::new(applied_seq),
         })
+    }
+
+    /// Uses `vocabulary` (bridge, word forms, audience words, stop words, need detector) for queries from now on.
+    pub fn with_vocabulary(mut self, vocabulary: &Vocabulary) -> Self {
+        self.expansions = Expansions::new(vocabulary, &self.analyzers);
+        self
     }
 
     fn begin(&self) -> Transaction<'_> {
@@ -241,7 +250,7 @@ impl SearchIndex {
         // A word found as typed somewhere in the index is taken as spelt right: typo matching (the costliest
         // part of a text query) runs only for words the index does not know.
         let known = |term: &Term| searcher.doc_freq(term).is_ok_and(|n| n > 0);
-        let built = query::build(q, &self.fields, &self.analyzers, &self.needs, &known)?;
+        let built = query::build(q, &self.fields, &self.analyzers, &self.needs, &self.expansions, &known)?;
         let areas = self.areas.read().unwrap_or_else(PoisonError::into_inner).clone();
         let collector = SearchCollector {
             point: q.point,
@@ -251,6 +260,8 @@ impl SearchIndex {
             areas,
             keep: q.offset.saturating_add(q.limit),
             include_confidential: q.include_confidential,
+            audience: built.audience,
+            query_needs: built.query_needs.clone(),
         };
         let collected = searcher.search(&*built.query, &collector)?;
         let page: Vec<Candidate> = collected.candidates.into_iter().skip(q.offset).take(q.limit).collect();
@@ -285,7 +296,7 @@ impl SearchIndex {
             .map(|(w, query)| Ok((w.clone(), query.weight(scoring)?)))
             .collect::<Result<Vec<_>>>()?;
         let query_needs: BTreeSet<&str> = built
-            .synonym_needs
+            .query_needs
             .iter()
             .chain(&built.filter_needs)
             .map(String::as_str)

@@ -11,6 +11,7 @@ mod geo_util;
 mod index;
 mod query;
 mod schema;
+mod vocabulary;
 
 use std::collections::BTreeMap;
 
@@ -18,6 +19,7 @@ pub use analysis::danish_fold;
 pub use detect::{DetectedNeed, Lang, NeedDetector};
 pub use geo_util::haversine_km;
 pub use index::SearchIndex;
+pub use vocabulary::Vocabulary;
 
 /// The crate's error type.
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,8 @@
 //! Builds tantivy queries from a [`SearchQuery`] — from tokens, never via the query parser.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::Bound;
+use std::sync::Arc;
 
 use tantivy::query::doc_predicate_query::{DocPredicateQuery, FunctionPredicate};
 use tantivy::query::{
@@ -9,16 +10,17 @@ use tantivy::query::{
     TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::tokenizer::{Language, LowerCaser, SimpleTokenizer, StopWordFilter, TextAnalyzer};
 use tantivy::{DocId, SegmentReader, Term};
 
 use crate::analysis::{Analyzers, tokens};
 use crate::geo_util::bounding_box;
 use crate::schema::{Fields, MINUTES_PER_DAY};
-use crate::{Error, Gender, NeedTerms, Result, SearchQuery};
+use crate::{Error, Gender, NeedDetector, NeedTerms, Result, SearchQuery, Vocabulary};
 
-/// Constant score added when a query matches a need's labels/synonyms and the service has
-/// that need.
-pub const NEED_SCORE: f32 = 1.5;
+/// Weight of a query word that is not among the words the need detector read a need from, when it read one:
+/// in "vi kan ikke betale regningerne og der kommer rykkere", "kommer" says little.
+pub const OTHER_WORD_BOOST: f32 = 0.4;
 /// Constant score of a one-typo match (per field); exact matches of the same word also get it,
 /// so a typo-only match never outranks an exact match of the same word.
 pub const FUZZY_SCORE: f32 = 0.25;
@@ -97,8 +99,10 @@ pub struct Built {
     pub text_query: Option<Box<dyn Query>>,
     /// Each query word with the query deciding whether a document matched it.
     pub words: Vec<(String, Box<dyn Query>)>,
-    /// Need codes matched via labels/synonyms.
-    pub synonym_needs: Vec<String>,
+    /// Need codes the text names (labels, synonyms, detected in the family's words).
+    pub query_needs: Vec<String>,
+    /// The group of people the text names ("kvinder", "min mand"): their offers rank higher, other groups' lower.
+    pub audience: Option<Gender>,
     /// Need codes of the need filter.
     pub filter_needs: Vec<String>,
 }
@@ -161,52 +165,258 @@ pub fn validate(q: &SearchQuery) -> Result<()> {
     Ok(())
 }
 
+/// Boost of a translation (bridge) or another form of a word, relative to the word as typed.
+pub const BRIDGE_BOOST: f32 = 0.8;
+/// Boost of two adjacent query words written together ("sprog cafe" → "sprogcafe").
+pub const JOINED_BOOST: f32 = 1.0;
+
+/// Query-time expansions prepared from a [`Vocabulary`] with the index's analysers.
+pub struct Expansions {
+    /// Lowercasing + Danish, English and the vocabulary's stop words: a word it drops never counts as a match.
+    stop: TextAnalyzer,
+    /// One-word Danish side (its da tokens) → English words; one-word English side (en tokens) → Danish words.
+    da_word: HashMap<String, Vec<String>>,
+    en_word: HashMap<String, Vec<String>>,
+    /// Phrases: (the side's tokens, the other side's text).
+    da_phrases: Vec<(BTreeSet<String>, String)>,
+    en_phrases: Vec<(BTreeSet<String>, String)>,
+    /// Folded form → the group's other forms.
+    forms: HashMap<String, Vec<String>>,
+    /// Folded words of a phrase naming a group of people.
+    audience: Vec<(Gender, Vec<String>)>,
+    detector: Option<Arc<NeedDetector>>,
+}
+
+fn fold_word(fold: &mut TextAnalyzer, text: &str) -> Vec<String> {
+    tokens(fold, text)
+}
+
+impl Expansions {
+    pub fn new(vocabulary: &Vocabulary, analyzers: &Analyzers) -> Self {
+        let mut stop_builder = TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(LowerCaser)
+            .filter(StopWordFilter::new(Language::Danish).expect("danish stop words"))
+            .filter(StopWordFilter::new(Language::English).expect("english stop words"))
+            .dynamic();
+        if !vocabulary.stop_words.is_empty() {
+            stop_builder = stop_builder.filter_dynamic(StopWordFilter::remove(vocabulary.stop_words.clone()));
+        }
+        let stop = stop_builder.build();
+        let mut an = analyzers.clone();
+        let mut exp = Expansions {
+            stop,
+            da_word: HashMap::new(),
+            en_word: HashMap::new(),
+            da_phrases: Vec::new(),
+            en_phrases: Vec::new(),
+            forms: HashMap::new(),
+            audience: Vec::new(),
+            detector: vocabulary.detector.clone(),
+        };
+        let key_tokens = |tokens: Vec<String>| -> BTreeSet<String> {
+            tokens.into_iter().filter(|t| t.chars().count() > 1).collect()
+        };
+        for (da, en) in &vocabulary.pairs {
+            let da_words = tokens(&mut an.words, da);
+            let en_words = tokens(&mut an.words, en);
+            let da_keys = key_tokens(tokens(&mut an.da, da));
+            let en_keys = key_tokens(tokens(&mut an.en, en));
+            if da_words.len() == 1 && da_keys.len() == 1 {
+                exp.da_word
+                    .entry(da_keys.into_iter().next().unwrap_or_default())
+                    .or_default()
+                    .push(en.clone());
+            } else if !da_keys.is_empty() {
+                exp.da_phrases.push((da_keys, en.clone()));
+            }
+            if en_words.len() == 1 && en_keys.len() == 1 {
+                exp.en_word
+                    .entry(en_keys.into_iter().next().unwrap_or_default())
+                    .or_default()
+                    .push(da.clone());
+            } else if !en_keys.is_empty() {
+                exp.en_phrases.push((en_keys, da.clone()));
+            }
+        }
+        for group in &vocabulary.forms {
+            for form in group {
+                let Some(key) = fold_word(&mut an.fold, form).pop() else {
+                    continue;
+                };
+                let others = group.iter().filter(|f| *f != form).cloned();
+                exp.forms.entry(key).or_default().extend(others);
+            }
+        }
+        for (gender, phrase) in &vocabulary.audience {
+            let words = fold_word(&mut an.fold, phrase);
+            if !words.is_empty() {
+                exp.audience.push((*gender, words));
+            }
+        }
+        exp
+    }
+
+    fn is_stop_word(&self, word: &str) -> bool {
+        tokens(&mut self.stop.clone(), word).is_empty()
+    }
+
+    /// Other forms of a (folded) word; for a compound ending in a form, the compound with the other forms
+    /// ("bydelsmor" → "bydelsmødre").
+    fn other_forms(&self, folded: &str) -> Vec<String> {
+        if let Some(others) = self.forms.get(folded) {
+            return others.clone();
+        }
+        let mut out = Vec::new();
+        for (form, others) in &self.forms {
+            if form.len() >= 3
+                && folded.len() >= form.len() + 3
+                && let Some(head) = folded.strip_suffix(form.as_str())
+            {
+                out.extend(others.iter().map(|o| format!("{head}{o}")));
+            }
+        }
+        out
+    }
+
+    /// The group the query's words name, when they name exactly one. A longer phrase hides the shorter ones
+    /// inside it: "min mand" (my husband) names women, not also men.
+    fn audience(&self, folded_words: &[String]) -> Option<Gender> {
+        let mut spans: Vec<(Gender, usize, usize)> = Vec::new();
+        for (gender, phrase) in &self.audience {
+            for (start, window) in folded_words.windows(phrase.len()).enumerate() {
+                if window == phrase.as_slice() {
+                    spans.push((*gender, start, start + phrase.len()));
+                }
+            }
+        }
+        let mut found: Option<Gender> = None;
+        for &(gender, start, end) in &spans {
+            let hidden = spans
+                .iter()
+                .any(|&(_, s, e)| s <= start && end <= e && e - s > end - start);
+            if hidden {
+                continue;
+            }
+            match found {
+                Some(g) if g != gender => return None,
+                _ => found = Some(gender),
+            }
+        }
+        found
+    }
+}
+
+/// Scored clauses matching one word in the Danish, unsplit Danish and English fields, each at `boost`.
+fn word_clauses(word: &str, f: &Fields, an: &mut Analyzers, boost: f32) -> Vec<(Occur, Box<dyn Query>)> {
+    let da = tokens(&mut an.da, word);
+    let plain = tokens(&mut an.da_plain, word);
+    let en = tokens(&mut an.en, word);
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let groups: [(&[String], &[FieldBoost]); 3] = [
+        (
+            &da,
+            &[
+                (f.name, 2.0),
+                (f.description, 1.0),
+                (f.organization, 0.8),
+                (f.eligibility, 0.5),
+            ],
+        ),
+        (&plain, &[(f.name_plain, 3.0), (f.description_plain, 1.5)]),
+        (&en, &[(f.name_en, 1.5), (f.description_en, 0.8)]),
+    ];
+    for (toks, fields) in groups {
+        for tok in toks {
+            for &(field, field_boost) in fields {
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(term_query(field, tok), field_boost * boost)),
+                ));
+            }
+        }
+    }
+    clauses
+}
+
+/// A query matching all of `text`'s words (a translation or another form), scored at `boost`.
+fn phrase_query(text: &str, f: &Fields, an: &mut Analyzers, exp: &Expansions, boost: f32) -> Option<Box<dyn Query>> {
+    let words: Vec<String> = tokens(&mut an.words, text)
+        .into_iter()
+        .filter(|w| !exp.is_stop_word(w))
+        .collect();
+    let mut musts: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    for word in &words {
+        let clauses = word_clauses(word, f, an, boost);
+        if clauses.is_empty() {
+            return None;
+        }
+        musts.push((Occur::Must, Box::new(BooleanQuery::new(clauses))));
+    }
+    match musts.len() {
+        0 => None,
+        1 => musts.pop().map(|(_, q)| q),
+        _ => Some(Box::new(BooleanQuery::new(musts))),
+    }
+}
+
 /// `known` tells whether a term occurs in the index; words that do get no typo tolerance.
 pub fn build(
     q: &SearchQuery,
     f: &Fields,
     analyzers: &Analyzers,
     needs: &NeedMatcher,
+    exp: &Expansions,
     known: &dyn Fn(&Term) -> bool,
 ) -> Result<Built> {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let mut text_query = None;
     let mut words_out = Vec::new();
-    let mut synonym_needs = Vec::new();
+    let mut query_needs = Vec::new();
+    let mut audience = None;
 
     if let Some(text) = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         let mut an = analyzers.clone();
-        let mut words = tokens(&mut an.words, text);
+        let all_words = tokens(&mut an.words, text);
+        let folded_all: Vec<String> = all_words.iter().flat_map(|w| fold_word(&mut an.fold, w)).collect();
+        audience = exp.audience(&folded_all);
+        // stop words never count as a match, in any field
+        let mut words: Vec<String> = all_words.into_iter().filter(|w| !exp.is_stop_word(w)).collect();
         let mut seen = HashSet::new();
+        let in_order = words.clone();
         words.retain(|w| seen.insert(w.clone()));
         words.truncate(MAX_WORDS);
+
+        // needs the detector reads in the family's words, and the words it read them from
+        let detected = exp.detector.as_ref().map(|d| d.detect(text, None)).unwrap_or_default();
+        let surest = detected.first().map_or(0.0, |d| d.score);
+        let detected: Vec<_> = detected.into_iter().filter(|d| d.score >= surest / 2.0).collect();
+        let trigger_words: HashSet<String> = detected
+            .iter()
+            .flat_map(|d| &d.matched)
+            .flat_map(|m| tokens(&mut an.words, m))
+            .collect();
 
         let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let mut da_all = HashSet::new();
         let mut en_all = HashSet::new();
         for word in &words {
             let da = tokens(&mut an.da, word);
-            let plain = tokens(&mut an.da_plain, word);
             let en = tokens(&mut an.en, word);
-            let mut word_clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-            let groups: [(&[String], &[FieldBoost]); 3] = [
-                (
-                    &da,
-                    &[
-                        (f.name, 2.0),
-                        (f.description, 1.0),
-                        (f.organization, 0.8),
-                        (f.eligibility, 0.5),
-                    ],
-                ),
-                (&plain, &[(f.name_plain, 3.0), (f.description_plain, 1.5)]),
-                (&en, &[(f.name_en, 1.5), (f.description_en, 0.8)]),
-            ];
-            for (toks, fields) in groups {
-                for tok in toks {
-                    for &(field, boost) in fields {
-                        word_clauses.push((Occur::Should, Box::new(BoostQuery::new(term_query(field, tok), boost))));
-                    }
+            let mut word_clauses_ = word_clauses(word, f, &mut an, 1.0);
+            // another form of the word, or its translation, counts as the word
+            let folded = fold_word(&mut an.fold, word).pop().unwrap_or_default();
+            let mut alternatives: Vec<String> = exp.other_forms(&folded);
+            if da.len() == 1 {
+                alternatives.extend(exp.da_word.get(&da[0]).into_iter().flatten().cloned());
+            }
+            if en.len() == 1 {
+                alternatives.extend(exp.en_word.get(&en[0]).into_iter().flatten().cloned());
+            }
+            alternatives.sort();
+            alternatives.dedup();
+            for alternative in alternatives.iter().filter(|a| *a != word) {
+                if let Some(query) = phrase_query(alternative, f, &mut an, exp, BRIDGE_BOOST) {
+                    word_clauses_.push((Occur::Should, query));
                 }
             }
             if word.chars().count() >= FUZZY_MIN_CHARS {
@@ -225,24 +435,72 @@ pub fn build(
                         } else {
                             Box::new(FuzzyTermQuery::new(term, 1, true))
                         };
-                        word_clauses.push((Occur::Should, Box::new(ConstScoreQuery::new(query, FUZZY_SCORE))));
+                        word_clauses_.push((Occur::Should, Box::new(ConstScoreQuery::new(query, FUZZY_SCORE))));
                     }
                 }
             }
             da_all.extend(da);
             en_all.extend(en);
-            if word_clauses.is_empty() {
+            if word_clauses_.is_empty() {
                 continue;
             }
-            let word_query: Box<dyn Query> = Box::new(BooleanQuery::new(word_clauses));
+            let mut word_query: Box<dyn Query> = Box::new(BooleanQuery::new(word_clauses_));
+            if !detected.is_empty() && !trigger_words.contains(word) {
+                word_query = Box::new(BoostQuery::new(word_query, OTHER_WORD_BOOST));
+            }
             should.push((Occur::Should, word_query.box_clone()));
             words_out.push((word.clone(), word_query));
         }
-        synonym_needs = needs.matches(&da_all, &en_all);
-        for code in &synonym_needs {
+        // phrases of the bridge found in the query add their translation
+        let mut translations: Vec<&str> = Vec::new();
+        for (keys, other) in &exp.da_phrases {
+            if keys.iter().all(|k| da_all.contains(k)) {
+                translations.push(other);
+            }
+        }
+        for (keys, other) in &exp.en_phrases {
+            if keys.iter().all(|k| en_all.contains(k)) {
+                translations.push(other);
+            }
+        }
+        translations.sort();
+        translations.dedup();
+        for text in translations {
+            if let Some(query) = phrase_query(text, f, &mut an, exp, BRIDGE_BOOST) {
+                should.push((Occur::Should, query));
+            }
+        }
+        // two words typed apart that are one word in Danish ("sprog cafe", "lektie hjælp")
+        for pair in in_order.windows(2) {
+            if pair[0].chars().count() < 2 || pair[1].chars().count() < 2 {
+                continue;
+            }
+            let joined = format!("{}{}", pair[0], pair[1]);
+            let mut joined_clauses = word_clauses(&joined, f, &mut an, JOINED_BOOST);
+            for tok in tokens(&mut an.fold, &joined) {
+                for (field, boost) in [(f.name_fold, 3.0), (f.description_fold, 1.5)] {
+                    joined_clauses.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(term_query(field, &tok), boost * JOINED_BOOST)),
+                    ));
+                }
+            }
+            should.push((Occur::Should, Box::new(BooleanQuery::new(joined_clauses))));
+        }
+        // needs: named by a label or synonym, or found by the detector in the family's words; summed, so an
+        // offer for two of the needs ranks above an offer for one
+        query_needs = needs.matches(&da_all, &en_all);
+        for need in detected {
+            query_needs.extend(need.sub_codes.into_iter().take(1));
+            query_needs.push(need.code);
+        }
+        query_needs.sort();
+        query_needs.dedup();
+        // an offer tagged with one of the needs is found without sharing a word; the collector scores it
+        for code in &query_needs {
             should.push((
                 Occur::Should,
-                Box::new(ConstScoreQuery::new(term_query(f.need, code), NEED_SCORE)),
+                Box::new(ConstScoreQuery::new(term_query(f.need, code), 0.0)),
             ));
         }
         if !should.is_empty() {
@@ -336,8 +594,9 @@ pub fn build(
         query,
         text_query,
         words: words_out,
-        synonym_needs,
+        query_needs,
         filter_needs,
+        audience,
     })
 }
 

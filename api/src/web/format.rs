@@ -131,6 +131,70 @@ pub fn language_name(lang: Lang, code: &str) -> String {
     if name == key { code.to_owned() } else { name }
 }
 
+/// The facts a search hit's "why" is read from.
+#[derive(Default)]
+pub struct WhyFacts<'a> {
+    /// Labels of the needs matched, in the sentence's language.
+    pub needs: Vec<String>,
+    /// Query words the offer matched (said when no need was matched).
+    pub matched_terms: &'a [String],
+    /// Languages (codes) the offer speaks that the family speaks.
+    pub speaks: Vec<String>,
+    pub distance_km: Option<f64>,
+    pub in_service_area: bool,
+    pub minimum_age: Option<u32>,
+    pub maximum_age: Option<u32>,
+    /// The weekday (0 = Monday) and minute of the day asked for: the offer is open then.
+    pub open_on: Option<u8>,
+    pub open_at: Option<u16>,
+    pub free: bool,
+    pub full: bool,
+}
+
+/// Why an offer was found, to read aloud: "Lektiehjælp · taler arabisk · 300 m fra jer · for 6–16 år · gratis".
+pub fn why_sentence(lang: Lang, facts: &WhyFacts) -> String {
+    let mut parts = Vec::new();
+    if !facts.needs.is_empty() {
+        parts.push(facts.needs.join(", "));
+    } else if !facts.matched_terms.is_empty() {
+        let quoted: Vec<String> = facts.matched_terms.iter().map(|t| format!("“{t}”")).collect();
+        parts.push(text(lang, "why_mentions").replace("{}", &join_words(lang, &quoted)));
+    }
+    if !facts.speaks.is_empty() {
+        let names: Vec<String> = facts.speaks.iter().map(|code| language_name(lang, code)).collect();
+        parts.push(text(lang, "why_speaks").replace("{}", &join_words(lang, &names)));
+    }
+    if facts.in_service_area {
+        parts.push(text(lang, "why_in_area"));
+    } else if let Some(km) = facts.distance_km {
+        parts.push(text(lang, "why_distance").replace("{}", &distance(lang, km)));
+    }
+    if let Some(ages) = ages(lang, facts.minimum_age, facts.maximum_age) {
+        parts.push(ages);
+    }
+    match (facts.open_on, facts.open_at) {
+        (None, None) => {}
+        (day, at) => {
+            let mut when = Vec::new();
+            if let Some(day) = day.and_then(|d| WEEKDAYS.get(usize::from(d))) {
+                when.push(text(lang, &format!("day_{}", day.to_lowercase())));
+            }
+            if let Some(minute) = at {
+                let clock_text = clock(lang, &format!("{:02}:{:02}", minute / 60, minute % 60));
+                when.push(text(lang, "why_at").replace("{}", &clock_text));
+            }
+            parts.push(text(lang, "why_open").replace("{}", &when.join(" ")));
+        }
+    }
+    if facts.free {
+        parts.push(text(lang, "free"));
+    }
+    if facts.full {
+        parts.push(text(lang, "why_full"));
+    }
+    parts.join(" · ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

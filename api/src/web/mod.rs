@@ -16,8 +16,8 @@
 
 mod admin;
 mod family_list;
-mod format;
-mod i18n;
+pub(crate) mod format;
+pub(crate) mod i18n;
 mod invite;
 mod listings;
 mod login;

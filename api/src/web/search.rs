@@ -199,30 +199,32 @@ pub async fn offer_cards(
             let distance = hit.distance_km.map(|km| format::distance(lang, km));
             let ages = format::ages(lang, hit.minimum_age, hit.maximum_age);
             let full = data.capacity == Some(Capacity::Full);
-            let mut why = Vec::new();
             // The top-level needs matched, once each ("Lektiehjælp", not also its sub-terms).
-            let mut matched_needs: Vec<String> = Vec::new();
+            let mut needs: Vec<String> = Vec::new();
             for code in &hit.why.needs {
                 let label = need_label(state, lang, entities::taxonomy::Taxonomy::top_level(code));
-                if !matched_needs.contains(&label) {
-                    matched_needs.push(label);
+                if !needs.contains(&label) {
+                    needs.push(label);
                 }
             }
-            if !matched_needs.is_empty() {
-                why.push(matched_needs.join(", "));
-            }
-            for code in family_languages.iter().filter(|l| hit.languages.contains(l)) {
-                why.push(text(lang, "why_speaks").replace("{}", &format::language_name(lang, code)));
-            }
-            if let Some(distance) = &distance {
-                why.push(text(lang, "why_distance").replace("{}", distance));
-            }
-            if let Some(ages) = &ages {
-                why.push(ages.clone());
-            }
-            if hit.free {
-                why.push(text(lang, "free"));
-            }
+            let why = format::why_sentence(
+                lang,
+                &format::WhyFacts {
+                    needs,
+                    matched_terms: &hit.why.matched_terms,
+                    speaks: family_languages
+                        .iter()
+                        .filter(|l| hit.languages.contains(l))
+                        .cloned()
+                        .collect(),
+                    distance_km: hit.distance_km,
+                    in_service_area: hit.why.in_service_area,
+                    minimum_age: hit.minimum_age,
+                    maximum_age: hit.maximum_age,
+                    free: hit.free,
+                    ..Default::default()
+                },
+            );
             Some(OfferCard {
                 id: hit.id,
                 name: hit.name,
@@ -249,7 +251,7 @@ pub async fn offer_cards(
                 fees: data.fees_description.clone().filter(|_| !hit.free),
                 full,
                 limited: data.capacity == Some(Capacity::Limited),
-                why: why.join(" · "),
+                why,
                 highlight: hit.highlight,
                 description: data.description.clone(),
                 phone: data.phone.clone(),

@@ -44,6 +44,15 @@ async fn fresh_postgres_database(server_url: &str) -> String {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, false).await
+    }
+
+    /// The app with the Aarhus demo directory loaded, as `cargo run` serves it.
+    pub async fn spawn_with_demo_data(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, true).await
+    }
+
+    async fn spawn_with(backend: Backend, seed: bool) -> Option<TestApp> {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let database_url = match backend {
             Backend::Sqlite => api::default_database_url(data_dir.path()),
@@ -58,7 +67,7 @@ impl TestApp {
         let config = Config {
             database_url,
             data_dir: data_dir.path().to_owned(),
-            seed: false,
+            seed,
             secret: None,
         };
         let state = api::open(&config).await.expect("opening the app");
@@ -184,18 +193,29 @@ pub async fn problem(response: Response, status: u16) -> Value {
 #[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),+ $(,)?) => {
+        $crate::on_both_backends!(@with spawn; $($name),+);
+    };
+    (@with $spawn:ident; $($name:ident),+) => {
         $(mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await.unwrap();
+                let app = $crate::helpers::TestApp::$spawn($crate::helpers::Backend::Sqlite).await.unwrap();
                 super::$name(app).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await {
+                if let Some(app) = $crate::helpers::TestApp::$spawn($crate::helpers::Backend::Postgres).await {
                     super::$name(app).await;
                 }
             }
         })+
+    };
+}
+
+/// Like `on_both_backends!`, on an app serving the Aarhus demo directory.
+#[macro_export]
+macro_rules! on_both_backends_with_demo_data {
+    ($($name:ident),+ $(,)?) => {
+        $crate::on_both_backends!(@with spawn_with_demo_data; $($name),+);
     };
 }

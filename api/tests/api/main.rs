@@ -13,4 +13,5 @@ mod operations;
 mod partner_web;
 mod referrals;
 mod search;
+mod understanding;
 mod web;
