@@ -68,7 +68,11 @@ pub async fn open_without_index_sync(config: &Config) -> anyhow::Result<Arc<AppS
             "loaded the Aarhus demo directory into the empty database"
         );
     }
-    let index = SearchIndex::open(&config.data_dir.join("index"), indexing::need_terms(&taxonomy))?;
+    let index = SearchIndex::open(
+        &config.data_dir.join("index"),
+        indexing::need_terms(&taxonomy),
+        &state::search_vocabulary(),
+    )?;
     Ok(Arc::new(
         AppState::new(store, taxonomy, index).with_secret(referrals::load_secret(config)?),
     ))

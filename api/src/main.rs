@@ -137,7 +137,8 @@ async fn main() -> anyhow::Result<()> {
             // The spec does not depend on data; an in-memory database gives a real state to describe.
             let store = entities::Store::connect("sqlite::memory:").await?;
             let taxonomy = entities::taxonomy::Taxonomy::builtin();
-            let index = indexer::SearchIndex::in_memory(api::indexing::need_terms(&taxonomy))?;
+            let index =
+                indexer::SearchIndex::in_memory(api::indexing::need_terms(&taxonomy), &indexer::Vocabulary::default())?;
             println!(
                 "{}",
                 api::app::openapi_json(Arc::new(api::AppState::new(store, taxonomy, index)))

@@ -1,6 +1,6 @@
 //! What every request handler shares: the store, the search index, reference data and the metrics.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use entities::Store;
@@ -20,16 +20,24 @@ pub const NEED_LEXICON_JSON: &str = include_str!("../../seed-data/need-lexicon.j
 /// The search vocabulary shipped with the binary: Danish↔English bridge, word forms, audience and stop words.
 pub const BRIDGE_JSON: &str = include_str!("../../seed-data/bridge.json");
 
-/// The need detector of the shipped lexicon.
-pub fn need_detector() -> NeedDetector {
-    NeedDetector::from_json(NEED_LEXICON_JSON).expect("seed-data/need-lexicon.json is valid (checked by tests)")
+/// The need detector of the shipped lexicon, one per process (the API and search share it).
+pub fn need_detector() -> Arc<NeedDetector> {
+    static DETECTOR: OnceLock<Arc<NeedDetector>> = OnceLock::new();
+    DETECTOR
+        .get_or_init(|| {
+            Arc::new(
+                NeedDetector::from_json(NEED_LEXICON_JSON)
+                    .expect("seed-data/need-lexicon.json is valid (checked by tests)"),
+            )
+        })
+        .clone()
 }
 
-/// The query vocabulary of the shipped data, with `detector` finding needs in a query's words.
-pub fn search_vocabulary(detector: Arc<NeedDetector>) -> Vocabulary {
+/// The search vocabulary of the shipped data (bridge, word forms, audience and stop words), with the need detector.
+pub fn search_vocabulary() -> Vocabulary {
     Vocabulary::from_json(BRIDGE_JSON)
         .expect("seed-data/bridge.json is valid (checked by tests)")
-        .with_detector(detector)
+        .with_detector(need_detector())
 }
 
 pub struct AppState {
@@ -47,13 +55,12 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store, taxonomy: Taxonomy, index: SearchIndex) -> Self {
-        let detector = Arc::new(need_detector());
         Self {
             store,
             taxonomy,
-            search: SearchSync::new(index.with_vocabulary(&search_vocabulary(detector.clone()))),
+            search: SearchSync::new(index),
             gazetteer: Gazetteer::from_json(PLACES_JSON).expect("seed-data/places.json is valid (checked by tests)"),
-            detector,
+            detector: need_detector(),
             metrics: Metrics::default(),
             started: Instant::now(),
             referral_secret: FamilySecret::random(),

@@ -239,9 +239,11 @@ async fn bench_size(
     let rss_before = proc_status_mib("VmRSS:").unwrap_or(0.0);
     eprintln!("[{size}] building the index on disk ({active} active services) …");
     let index_dir = dir.path().join("index");
-    let index = SearchIndex::open(&index_dir, api::indexing::need_terms(taxonomy))?.with_vocabulary(
-        &api::state::search_vocabulary(std::sync::Arc::new(api::state::need_detector())),
-    );
+    let index = SearchIndex::open(
+        &index_dir,
+        api::indexing::need_terms(taxonomy),
+        &api::state::search_vocabulary(),
+    )?;
     let started = Instant::now();
     index.rebuild(docs_from_file(&data, codes.clone())?, 0, |_| {})?;
     let built = started.elapsed();
@@ -416,9 +418,7 @@ async fn bench_relevance(o: &Options, taxonomy: &Taxonomy, gazetteer: &Gazetteer
     let set = relevance::load()?;
     let codes = need_codes(taxonomy);
     let docs = seed_docs(&codes)?;
-    let index = SearchIndex::in_memory(api::indexing::need_terms(taxonomy))?.with_vocabulary(
-        &api::state::search_vocabulary(std::sync::Arc::new(api::state::need_detector())),
-    );
+    let index = SearchIndex::in_memory(api::indexing::need_terms(taxonomy), &api::state::search_vocabulary())?;
     index.rebuild(docs.clone().into_iter(), 0, |_| {})?;
     let names: std::collections::HashMap<uuid::Uuid, String> = docs.iter().map(|d| (d.id, d.name.clone())).collect();
     let baseline = if o.skip_postgres {

@@ -303,7 +303,9 @@ fn fnv1a(hash: &mut u64, bytes: &[u8]) {
 }
 
 impl Analyzers {
-    pub fn new(needs: &[NeedTerms]) -> Result<Self> {
+    /// `words`: more Danish words for compound splitting (the vocabulary's), besides the built-in list and the
+    /// needs' labels and synonyms.
+    pub fn new(needs: &[NeedTerms], words: &[String]) -> Result<Self> {
         let mut words_an = TextAnalyzer::builder(SimpleTokenizer::default())
             .filter(RemoveLongFilter::limit(40))
             .filter(LowerCaser)
@@ -316,6 +318,9 @@ impl Analyzers {
             for text in need.labels.iter().chain(&need.synonyms_da) {
                 base.extend(tokens(&mut words_an, text));
             }
+        }
+        for text in words {
+            base.extend(tokens(&mut words_an, text));
         }
         let mut dict: BTreeSet<String> = BTreeSet::new();
         for word in base {
@@ -411,7 +416,7 @@ mod tests {
 
     #[test]
     fn compounds_are_split() {
-        let mut a = Analyzers::new(&[]).unwrap();
+        let mut a = Analyzers::new(&[], &[]).unwrap();
         let t = tokens(&mut a.da, "Lektiehjælp i Gellerup");
         assert!(t.contains(&"lekti".to_string()), "{t:?}");
         let q = tokens(&mut a.da, "lektie");

@@ -10,13 +10,13 @@ use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
-use crate::Gender;
 use crate::geo_util::{area_contains, gauss_decay, haversine_km};
+use crate::{AgeGroup, Gender};
 
-/// The words' score (BM25 over the fields, boosted) `t` counts as `t / (t + TEXT_SATURATION)`: 0.5 at this score.
-pub const TEXT_SATURATION: f64 = 15.0;
 /// Added for each of the query's needs an offer is tagged with (summed: two needs of the family rank above one).
-pub const NEED_WEIGHT: f64 = 0.5;
+pub const NEED_WEIGHT: f64 = 0.8;
+/// At most this much of a need's weight goes to how focused an offer is on the query's needs.
+const FOCUS_SHARE: f64 = 0.2;
 /// Share of a text score kept however far away an offer is; the rest decays with distance (see
 /// `docs/ranking.md` for the curve).
 pub const DISTANCE_FLOOR: f64 = 0.3;
@@ -25,6 +25,15 @@ pub const FULL_FACTOR: f64 = 0.7;
 /// Score factors of offers for the group the query names, and of offers for another group only.
 const AUDIENCE_OWN: f64 = 1.25;
 const AUDIENCE_OTHER: f64 = 0.4;
+/// Age groups: offers up to `YOUNG_UP_TO` are for the young, from `SENIOR_FROM` for seniors, from `ADULT_FROM` for
+/// adults only. An offer for the age group the query names counts ×`AGE_OWN`; an adults-only offer for a child
+/// ×`AGE_OTHER_YOUNG` (the parent may still use it), a young people's offer for a senior ×`AGE_OTHER_SENIORS`.
+const YOUNG_UP_TO: u64 = 25;
+const ADULT_FROM: u64 = 18;
+const SENIOR_FROM: u64 = 50;
+const AGE_OWN: f64 = 1.25;
+const AGE_OTHER_YOUNG: f64 = 0.7;
+const AGE_OTHER_SENIORS: f64 = 0.4;
 /// Without text, a full offer sorts as if it were this much farther away (behind every offer with room).
 const FULL_BEHIND_KM: f64 = 100_000.0;
 
@@ -43,6 +52,8 @@ pub struct SearchCollector {
     pub include_confidential: bool,
     /// The group the query names: its offers rank higher, other groups' offers lower.
     pub audience: Option<Gender>,
+    /// The age group the query names: offers for those ages rank higher, offers only for other ages lower.
+    pub age_group: Option<AgeGroup>,
     /// Need codes the query's text names: each one an offer is tagged with adds [`NEED_WEIGHT`].
     pub query_needs: Vec<String>,
 }
@@ -55,12 +66,15 @@ pub struct Candidate {
     pub distance_km: Option<f64>,
     pub in_area: bool,
     pub address: DocAddress,
+    /// Low half of the service id: equal ranks fall in the same order whatever segment a document is in.
+    pub tiebreak: u64,
 }
 
 fn compare(a: &Candidate, b: &Candidate) -> Ordering {
     b.rank
         .partial_cmp(&a.rank)
         .unwrap_or(Ordering::Equal)
+        .then(a.tiebreak.cmp(&b.tiebreak))
         .then(a.address.cmp(&b.address))
 }
 
@@ -98,7 +112,10 @@ pub struct SegmentSearchCollector {
     audience_ords: Option<(Option<u64>, Vec<u64>)>,
     gender: Option<StrColumn>,
     need: Option<StrColumn>,
-    /// Term ordinals of the query's needs in this segment's `need` column.
+    age_group: Option<AgeGroup>,
+    min_age: Option<Column<u64>>,
+    max_age: Option<Column<u64>>,
+    /// Term ordinals of the query's needs (and sub-terms) in this segment's `need` column.
     need_ords: Vec<u64>,
     id_hi: Option<Column<u64>>,
     id_lo: Option<Column<u64>>,
@@ -157,6 +174,9 @@ impl Collector for SearchCollector {
                 None => Vec::new(),
             },
             need,
+            age_group: self.age_group,
+            min_age: ff.column_opt("min_age")?,
+            max_age: ff.column_opt("max_age")?,
             audience_ords,
             gender,
             id_hi: ff.column_opt("id_hi")?,
@@ -193,12 +213,34 @@ impl Collector for SearchCollector {
 }
 
 impl SegmentSearchCollector {
-    fn needs_matched(&self, doc: DocId) -> usize {
+    /// How many of the query's needs the offer is tagged with, plus a share under 1 for how much of what the
+    /// offer is tagged with they are (an offer about only this ranks above one that also does much else).
+    fn needs_matched(&self, doc: DocId) -> f64 {
         match &self.need {
             Some(column) if !self.need_ords.is_empty() => {
-                column.term_ords(doc).filter(|ord| self.need_ords.contains(ord)).count()
+                let (mut matched, mut all) = (0usize, 0usize);
+                for ord in column.term_ords(doc) {
+                    all += 1;
+                    if self.need_ords.contains(&ord) {
+                        matched += 1;
+                    }
+                }
+                matched as f64 + FOCUS_SHARE * matched as f64 / all.max(1) as f64
             }
-            _ => 0,
+            _ => 0.0,
+        }
+    }
+
+    fn age_factor(&self, doc: DocId) -> f64 {
+        let Some(group) = self.age_group else { return 1.0 };
+        let min = self.min_age.as_ref().and_then(|c| c.first(doc)).unwrap_or(0);
+        let max = self.max_age.as_ref().and_then(|c| c.first(doc)).unwrap_or(u64::MAX);
+        match group {
+            AgeGroup::Young if max <= YOUNG_UP_TO => AGE_OWN,
+            AgeGroup::Young if min >= ADULT_FROM => AGE_OTHER_YOUNG,
+            AgeGroup::Seniors if min >= SENIOR_FROM => AGE_OWN,
+            AgeGroup::Seniors if max <= YOUNG_UP_TO => AGE_OTHER_SENIORS,
+            _ => 1.0,
         }
     }
 
@@ -284,16 +326,15 @@ impl SegmentCollector for SegmentSearchCollector {
         let full = self.full.as_ref().and_then(|c| c.first(doc)).unwrap_or(false);
         let (rank, score) = match (self.has_text, self.point) {
             (true, point) => {
-                // words: saturated, so that no single word's matches in many fields outweigh the needs
-                let text = f64::from(score);
-                let mut s = text / (text + TEXT_SATURATION) + NEED_WEIGHT * self.needs_matched(doc) as f64;
+                // the words' scores are saturated per word (see `SaturatedQuery`), each at most 1
+                let mut s = f64::from(score) + NEED_WEIGHT * self.needs_matched(doc);
                 if point.is_some() {
                     s *= DISTANCE_FLOOR + (1.0 - DISTANCE_FLOOR) * decay;
                 }
                 if full {
                     s *= FULL_FACTOR;
                 }
-                s *= self.audience_factor(doc);
+                s *= self.audience_factor(doc) * self.age_factor(doc);
                 (s, s as f32)
             }
             // nearest first; full offers after all offers with room
@@ -309,6 +350,7 @@ impl SegmentCollector for SegmentSearchCollector {
             distance_km,
             in_area,
             address: DocAddress::new(self.segment_ord, doc),
+            tiebreak: self.id_lo.as_ref().and_then(|c| c.first(doc)).unwrap_or(0),
         });
         if self.candidates.len() >= self.keep.max(64).saturating_mul(2) {
             keep_best(&mut self.candidates, self.keep);

@@ -25,7 +25,9 @@ use crate::{Error, Hit, NeedTerms, Result, SearchQuery, SearchResults, ServiceDo
 const WRITER_THREADS: usize = 2;
 const WRITER_HEAP_BYTES: usize = 100_000_000;
 const SNIPPET_CHARS: usize = 200;
-const DEFAULT_SCALE_KM: f64 = 5.0;
+/// Distance at which an offer keeps half of what distance can take from its score, whatever the radius (the radius
+/// only cuts): tuned on the judged place queries, see `docs/ranking.md`.
+const DISTANCE_SCALE_KM: f64 = 5.0;
 const PROGRESS_EVERY: u64 = 1000;
 
 /// The commit payload.
@@ -69,7 +71,7 @@ impl Drop for Transaction<'_> {
 impl SearchIndex {
     /// Creates or opens the index in `dir` (a directory dedicated to the index). An index with
     /// an incompatible schema is wiped and recreated (its `applied_seq` is then `None`).
-    pub fn open(dir: &Path, needs: Vec<NeedTerms>) -> Result<Self> {
+    pub fn open(dir: &Path, needs: Vec<NeedTerms>, vocabulary: &Vocabulary) -> Result<Self> {
         std::fs::create_dir_all(dir)?;
         let (schema, fields) = build_schema();
         let directory = MmapDirectory::open(dir)?;
@@ -94,20 +96,20 @@ impl SearchIndex {
         } else {
             Index::create(directory, schema, IndexSettings::default())?
         };
-        Self::init(index, fields, needs)
+        Self::init(index, fields, needs, vocabulary)
     }
 
     /// A RAM index, for tests and benchmarks.
-    pub fn in_memory(needs: Vec<NeedTerms>) -> Result<Self> {
+    pub fn in_memory(needs: Vec<NeedTerms>, vocabulary: &Vocabulary) -> Result<Self> {
         let (schema, fields) = build_schema();
-        Self::init(Index::create_in_ram(schema), fields, needs)
+        Self::init(Index::create_in_ram(schema), fields, needs, vocabulary)
     }
 
-    fn init(index: Index, fields: Fields, needs: Vec<NeedTerms>) -> Result<Self> {
-        let analyzers = Analyzers::new(&needs)?;
+    fn init(index: Index, fields: Fields, needs: Vec<NeedTerms>, vocabulary: &Vocabulary) -> Result<Self> {
+        let analyzers = Analyzers::new(&needs, &vocabulary.danish_words())?;
         analyzers.register(index.tokenizers());
         let need_matcher = NeedMatcher::new(&needs, &analyzers);
-        let expansions = Expansions::new(&Vocabulary::default(), &analyzers);
+        let expansions = Expansions::new(vocabulary, &analyzers);
         let writer = index.writer_with_num_threads(WRITER_THREADS, WRITER_HEAP_BYTES)?;
         let reader: IndexReader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let applied_seq = index
@@ -128,12 +130,6 @@ impl SearchIndex {
             areas: RwLock::new(Arc::new(areas)),
             applied_seq: RwLock::new(applied_seq),
         })
-    }
-
-    /// Uses `vocabulary` (bridge, word forms, audience words, stop words, need detector) for queries from now on.
-    pub fn with_vocabulary(mut self, vocabulary: &Vocabulary) -> Self {
-        self.expansions = Expansions::new(vocabulary, &self.analyzers);
-        self
     }
 
     fn begin(&self) -> Transaction<'_> {
@@ -255,12 +251,13 @@ impl SearchIndex {
         let collector = SearchCollector {
             point: q.point,
             radius_km: q.radius_km.filter(|_| q.point.is_some()),
-            scale_km: q.radius_km.filter(|r| *r > 0.0).unwrap_or(DEFAULT_SCALE_KM),
+            scale_km: DISTANCE_SCALE_KM,
             has_text: built.text_query.is_some(),
             areas,
             keep: q.offset.saturating_add(q.limit),
             include_confidential: q.include_confidential,
             audience: built.audience,
+            age_group: built.age_group,
             query_needs: built.query_needs.clone(),
         };
         let collected = searcher.search(&*built.query, &collector)?;

@@ -10,6 +10,7 @@ pub mod gazetteer;
 mod geo_util;
 mod index;
 mod query;
+mod saturate;
 mod schema;
 mod vocabulary;
 
@@ -19,7 +20,7 @@ pub use analysis::danish_fold;
 pub use detect::{DetectedNeed, Lang, NeedDetector};
 pub use geo_util::haversine_km;
 pub use index::SearchIndex;
-pub use vocabulary::Vocabulary;
+pub use vocabulary::{AgeGroup, Vocabulary};
 
 /// The crate's error type.
 #[derive(Debug, thiserror::Error)]

@@ -15,8 +15,9 @@ use tantivy::{DocId, SegmentReader, Term};
 
 use crate::analysis::{Analyzers, tokens};
 use crate::geo_util::bounding_box;
+use crate::saturate::SaturatedQuery;
 use crate::schema::{Fields, MINUTES_PER_DAY};
-use crate::{Error, Gender, NeedDetector, NeedTerms, Result, SearchQuery, Vocabulary};
+use crate::{AgeGroup, Error, Gender, NeedDetector, NeedTerms, Result, SearchQuery, Vocabulary};
 
 /// Weight of a query word that is not among the words the need detector read a need from, when it read one:
 /// in "vi kan ikke betale regningerne og der kommer rykkere", "kommer" says little.
@@ -103,6 +104,8 @@ pub struct Built {
     pub query_needs: Vec<String>,
     /// The group of people the text names ("kvinder", "min mand"): their offers rank higher, other groups' lower.
     pub audience: Option<Gender>,
+    /// The age group the text names ("min datter", "ældre"): offers for those ages rank higher.
+    pub age_group: Option<AgeGroup>,
     /// Need codes of the need filter.
     pub filter_needs: Vec<String>,
 }
@@ -165,6 +168,9 @@ pub fn validate(q: &SearchQuery) -> Result<()> {
     Ok(())
 }
 
+/// A query word's score (BM25 over the fields, boosted) `s` counts `s / (s + WORD_SATURATION)`: each word adds
+/// at most 1, so matching more of the words counts more than matching one word in many fields.
+pub const WORD_SATURATION: f32 = 10.0;
 /// Boost of a translation (bridge) or another form of a word, relative to the word as typed.
 pub const BRIDGE_BOOST: f32 = 0.8;
 /// Boost of two adjacent query words written together ("sprog cafe" → "sprogcafe").
@@ -182,8 +188,9 @@ pub struct Expansions {
     en_phrases: Vec<(BTreeSet<String>, String)>,
     /// Folded form → the group's other forms.
     forms: HashMap<String, Vec<String>>,
-    /// Folded words of a phrase naming a group of people.
+    /// Folded words of a phrase naming a group of people, or an age group.
     audience: Vec<(Gender, Vec<String>)>,
+    ages: Vec<(AgeGroup, Vec<String>)>,
     detector: Option<Arc<NeedDetector>>,
 }
 
@@ -211,6 +218,7 @@ impl Expansions {
             en_phrases: Vec::new(),
             forms: HashMap::new(),
             audience: Vec::new(),
+            ages: Vec::new(),
             detector: vocabulary.detector.clone(),
         };
         let key_tokens = |tokens: Vec<String>| -> BTreeSet<String> {
@@ -253,6 +261,12 @@ impl Expansions {
                 exp.audience.push((*gender, words));
             }
         }
+        for (group, phrase) in &vocabulary.ages {
+            let words = fold_word(&mut an.fold, phrase);
+            if !words.is_empty() {
+                exp.ages.push((*group, words));
+            }
+        }
         exp
     }
 
@@ -278,32 +292,56 @@ impl Expansions {
         out
     }
 
-    /// The group the query's words name, when they name exactly one. A longer phrase hides the shorter ones
-    /// inside it: "min mand" (my husband) names women, not also men.
+    /// The group the query's words name, when they name exactly one.
     fn audience(&self, folded_words: &[String]) -> Option<Gender> {
-        let mut spans: Vec<(Gender, usize, usize)> = Vec::new();
-        for (gender, phrase) in &self.audience {
+        only_one(&self.audience, folded_words)
+    }
+
+    /// `(start, end)` word spans of the phrases naming nobody's group ("min mand").
+    fn anyone_spans(&self, folded_words: &[String]) -> Vec<(usize, usize)> {
+        let mut spans = Vec::new();
+        for (gender, phrase) in self.audience.iter().filter(|(g, _)| *g == Gender::Any) {
+            debug_assert_eq!(*gender, Gender::Any);
             for (start, window) in folded_words.windows(phrase.len()).enumerate() {
                 if window == phrase.as_slice() {
-                    spans.push((*gender, start, start + phrase.len()));
+                    spans.push((start, start + phrase.len()));
                 }
             }
         }
-        let mut found: Option<Gender> = None;
-        for &(gender, start, end) in &spans {
-            let hidden = spans
-                .iter()
-                .any(|&(_, s, e)| s <= start && end <= e && e - s > end - start);
-            if hidden {
-                continue;
-            }
-            match found {
-                Some(g) if g != gender => return None,
-                _ => found = Some(gender),
+        spans
+    }
+
+    /// The age group the query's words name, when they name exactly one.
+    fn age_group(&self, folded_words: &[String]) -> Option<AgeGroup> {
+        only_one(&self.ages, folded_words)
+    }
+}
+
+/// The one group `phrases` find in the words, None when they find none or several. A longer phrase hides the
+/// shorter ones inside it: "min mand" (my husband) is not also "mand".
+fn only_one<G: Copy + PartialEq>(phrases: &[(G, Vec<String>)], folded_words: &[String]) -> Option<G> {
+    let mut spans: Vec<(G, usize, usize)> = Vec::new();
+    for (group, phrase) in phrases {
+        for (start, window) in folded_words.windows(phrase.len()).enumerate() {
+            if window == phrase.as_slice() {
+                spans.push((*group, start, start + phrase.len()));
             }
         }
-        found
     }
+    let mut found: Option<G> = None;
+    for &(group, start, end) in &spans {
+        let hidden = spans
+            .iter()
+            .any(|&(_, s, e)| s <= start && end <= e && e - s > end - start);
+        if hidden {
+            continue;
+        }
+        match found {
+            Some(g) if g != group => return None,
+            _ => found = Some(group),
+        }
+    }
+    found
 }
 
 /// Scored clauses matching one word in the Danish, unsplit Danish and English fields, each at `boost`.
@@ -373,12 +411,26 @@ pub fn build(
     let mut words_out = Vec::new();
     let mut query_needs = Vec::new();
     let mut audience = None;
+    let mut age_group = None;
 
     if let Some(text) = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         let mut an = analyzers.clone();
         let all_words = tokens(&mut an.words, text);
-        let folded_all: Vec<String> = all_words.iter().flat_map(|w| fold_word(&mut an.fold, w)).collect();
-        audience = exp.audience(&folded_all);
+        let folded_all: Vec<String> = all_words
+            .iter()
+            .map(|w| fold_word(&mut an.fold, w).pop().unwrap_or_default())
+            .collect();
+        // "min mand" (my husband) names nobody's group, and its words are no match words: the family is not
+        // looking for an offer about men
+        let hidden = exp.anyone_spans(&folded_all);
+        audience = exp.audience(&folded_all).filter(|g| *g != Gender::Any);
+        age_group = exp.age_group(&folded_all);
+        let all_words: Vec<String> = all_words
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !hidden.iter().any(|(start, end)| start <= i && i < end))
+            .map(|(_, w)| w)
+            .collect();
         // stop words never count as a match, in any field
         let mut words: Vec<String> = all_words.into_iter().filter(|w| !exp.is_stop_word(w)).collect();
         let mut seen = HashSet::new();
@@ -438,13 +490,32 @@ pub fn build(
                         word_clauses_.push((Occur::Should, Box::new(ConstScoreQuery::new(query, FUZZY_SCORE))));
                     }
                 }
+                // a word the index does not know: one edit on its stem too ("hjemmløs" ~ "hjemløs", the stem of
+                // "hjemløse", which as typed is two edits away)
+                for tok in &da {
+                    let unknown = [f.name, f.description]
+                        .into_iter()
+                        .all(|field| !known(&Term::from_field_text(field, tok)));
+                    if unknown && tok.chars().count() >= FUZZY_MIN_CHARS {
+                        for field in [f.name, f.description] {
+                            let query = FuzzyTermQuery::new(Term::from_field_text(field, tok), 1, true);
+                            word_clauses_.push((
+                                Occur::Should,
+                                Box::new(ConstScoreQuery::new(Box::new(query), FUZZY_SCORE)),
+                            ));
+                        }
+                    }
+                }
             }
             da_all.extend(da);
             en_all.extend(en);
             if word_clauses_.is_empty() {
                 continue;
             }
-            let mut word_query: Box<dyn Query> = Box::new(BooleanQuery::new(word_clauses_));
+            let mut word_query: Box<dyn Query> = Box::new(SaturatedQuery::new(
+                Box::new(BooleanQuery::new(word_clauses_)),
+                WORD_SATURATION,
+            ));
             if !detected.is_empty() && !trigger_words.contains(word) {
                 word_query = Box::new(BoostQuery::new(word_query, OTHER_WORD_BOOST));
             }
@@ -467,7 +538,7 @@ pub fn build(
         translations.dedup();
         for text in translations {
             if let Some(query) = phrase_query(text, f, &mut an, exp, BRIDGE_BOOST) {
-                should.push((Occur::Should, query));
+                should.push((Occur::Should, Box::new(SaturatedQuery::new(query, WORD_SATURATION))));
             }
         }
         // two words typed apart that are one word in Danish ("sprog cafe", "lektie hjælp")
@@ -485,11 +556,25 @@ pub fn build(
                     ));
                 }
             }
-            should.push((Occur::Should, Box::new(BooleanQuery::new(joined_clauses))));
+            should.push((
+                Occur::Should,
+                Box::new(SaturatedQuery::new(
+                    Box::new(BooleanQuery::new(joined_clauses)),
+                    WORD_SATURATION,
+                )),
+            ));
         }
         // needs: named by a label or synonym, or found by the detector in the family's words; summed, so an
         // offer for two of the needs ranks above an offer for one
+        // The detector reads negations ("vi mangler ikke mad"): when it finds needs, labels and synonyms count only
+        // for those needs (their sub-terms say more); when it finds none, labels and synonyms decide.
         query_needs = needs.matches(&da_all, &en_all);
+        if !detected.is_empty() {
+            query_needs.retain(|code| {
+                let top = code.split('/').next().unwrap_or(code);
+                detected.iter().any(|d| d.code == top)
+            });
+        }
         for need in detected {
             query_needs.extend(need.sub_codes.into_iter().take(1));
             query_needs.push(need.code);
@@ -503,6 +588,7 @@ pub fn build(
                 Box::new(ConstScoreQuery::new(term_query(f.need, code), 0.0)),
             ));
         }
+        // a text of stop words or punctuation alone is the same as no text
         if !should.is_empty() {
             let tq: Box<dyn Query> = Box::new(BooleanQuery::new(should));
             clauses.push((Occur::Must, tq.box_clone()));
@@ -597,6 +683,7 @@ pub fn build(
         query_needs,
         filter_needs,
         audience,
+        age_group,
     })
 }
 
@@ -617,4 +704,26 @@ fn open_at_query(targets: Vec<u64>) -> Box<dyn Query> {
     });
     let query: DocPredicateQuery = predicate.into();
     Box::new(query)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str) -> Vec<String> {
+        text.split(' ').map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn a_longer_phrase_hides_the_shorter_inside_it() {
+        let phrases = vec![
+            (Gender::Men, words("mand")),
+            (Gender::Any, words("min mand")),
+            (Gender::Women, words("kvinder")),
+        ];
+        assert_eq!(only_one(&phrases, &words("min mand slår mig")), Some(Gender::Any));
+        assert_eq!(only_one(&phrases, &words("en mand")), Some(Gender::Men));
+        assert_eq!(only_one(&phrases, &words("kvinder og mand")), None);
+        assert_eq!(only_one(&phrases, &words("børn")), None);
+    }
 }

@@ -29,6 +29,9 @@ struct BridgeFile {
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Audience {
+    /// Phrases that name nobody's group and hide the shorter ones inside them ("min mand": not men).
+    #[serde(default)]
+    anyone: Vec<String>,
     #[serde(default)]
     women: Vec<String>,
     #[serde(default)]
@@ -37,6 +40,19 @@ struct Audience {
     girls: Vec<String>,
     #[serde(default)]
     boys: Vec<String>,
+    #[serde(default)]
+    children: Vec<String>,
+    #[serde(default)]
+    seniors: Vec<String>,
+}
+
+/// An age group a query can name ("min datter", "ældre").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgeGroup {
+    /// Children and young people: offers up to 25 fit, offers only for adults less so.
+    Young,
+    /// Older people: offers from 50 fit, offers only for young people do not.
+    Seniors,
 }
 
 /// The query-time vocabulary of an index. `Vocabulary::default()` is empty (plain word matching).
@@ -48,9 +64,16 @@ pub struct Vocabulary {
     pub(crate) forms: Vec<Vec<String>>,
     /// Phrases naming a group of people, lowercase.
     pub(crate) audience: Vec<(Gender, String)>,
+    /// Phrases naming an age group, lowercase.
+    pub(crate) ages: Vec<(AgeGroup, String)>,
     /// Words beyond Danish and English stop words that carry no meaning in a query ("gerne", "please").
     pub(crate) stop_words: Vec<String>,
     pub(crate) detector: Option<Arc<NeedDetector>>,
+}
+
+/// Lowercase, trimmed, without empty entries.
+fn cleaned(list: &[String]) -> impl Iterator<Item = String> + '_ {
+    list.iter().map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty())
 }
 
 impl Vocabulary {
@@ -79,32 +102,85 @@ impl Vocabulary {
             vocabulary.forms.push(group);
         }
         let a = file.audience;
-        for (gender, phrases) in [
-            (Gender::Women, a.women),
-            (Gender::Men, a.men),
-            (Gender::Girls, a.girls),
-            (Gender::Boys, a.boys),
-        ] {
-            vocabulary.audience.extend(
-                phrases
-                    .iter()
-                    .map(|p| clean(p))
-                    .filter(|p| !p.is_empty())
-                    .map(|p| (gender, p)),
-            );
+        for (group, phrases) in [(AgeGroup::Young, &a.children), (AgeGroup::Seniors, &a.seniors)] {
+            vocabulary.ages.extend(cleaned(phrases).map(|p| (group, p)));
         }
-        vocabulary.stop_words = file
-            .stop_words
-            .iter()
-            .map(|s| clean(s))
-            .filter(|s| !s.is_empty())
-            .collect();
+        for (gender, phrases) in [
+            (Gender::Any, &a.anyone),
+            (Gender::Women, &a.women),
+            (Gender::Men, &a.men),
+            (Gender::Girls, &a.girls),
+            (Gender::Boys, &a.boys),
+        ] {
+            vocabulary.audience.extend(cleaned(phrases).map(|p| (gender, p)));
+        }
+        vocabulary.stop_words = cleaned(&file.stop_words).collect();
         Ok(vocabulary)
+    }
+
+    /// Danish words of the bridge and the word forms: compounds made of them are split when indexing, so that
+    /// "madudlevering" is found by "mad".
+    pub fn danish_words(&self) -> Vec<String> {
+        let mut words: Vec<String> = self
+            .pairs
+            .iter()
+            .map(|(da, _)| da.clone())
+            .chain(self.forms.iter().flatten().cloned())
+            .filter(|w| !w.contains(char::is_whitespace))
+            .collect();
+        words.sort();
+        words.dedup();
+        words
     }
 
     /// Detected needs in the query text boost offers tagged with them.
     pub fn with_detector(mut self, detector: Arc<NeedDetector>) -> Self {
         self.detector = Some(detector);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_sections_and_names_mistakes() {
+        let v = Vocabulary::from_json(
+            r#"{"pairs": [["Gæld", "debt"]], "forms": [["mor", "mødre"]],
+                "audience": {"women": ["kvinder"], "anyone": ["min mand"], "children": ["datter"]},
+                "stop_words": ["gerne"]}"#,
+        )
+        .unwrap();
+        assert_eq!(v.pairs, [("gæld".to_owned(), "debt".to_owned())]);
+        assert_eq!(
+            v.audience,
+            [
+                (Gender::Any, "min mand".to_owned()),
+                (Gender::Women, "kvinder".to_owned())
+            ]
+        );
+        assert_eq!(v.ages, [(AgeGroup::Young, "datter".to_owned())]);
+        assert_eq!(v.danish_words(), ["gæld", "mor", "mødre"]);
+        for bad in [
+            r#"{"pairs": [["", "debt"]]}"#,
+            r#"{"forms": [["mor"]]}"#,
+            r#"{"audience": {"aliens": ["x"]}}"#,
+            r#"{"stopwords": []}"#,
+        ] {
+            assert!(Vocabulary::from_json(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_shipped_file_is_valid() {
+        let v = Vocabulary::from_json(include_str!("../../seed-data/bridge.json")).unwrap();
+        assert!(
+            v.pairs.len() >= 350 && v.forms.len() >= 40,
+            "{} pairs {} forms",
+            v.pairs.len(),
+            v.forms.len()
+        );
+        assert!(!v.audience.is_empty() && !v.ages.is_empty() && !v.stop_words.is_empty());
     }
 }

@@ -1,6 +1,6 @@
 //! Smoke test against the real needs taxonomy in seed-data/ (skipped when it is missing).
 
-use indexer::{DocLocation, Gender, NeedTerms, SearchIndex, SearchQuery, ServiceDoc};
+use indexer::{DocLocation, Gender, NeedTerms, SearchIndex, SearchQuery, ServiceDoc, Vocabulary};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -37,7 +37,7 @@ fn seed_taxonomy_builds_and_expands_queries() {
     let mut needs = Vec::new();
     flatten(&json["items"], &mut needs);
     assert!(needs.len() >= 15);
-    let index = SearchIndex::in_memory(needs).unwrap();
+    let index = SearchIndex::in_memory(needs, &Vocabulary::default()).unwrap();
     let doc = |n: u128, name: &str, description: &str, need: &str| ServiceDoc {
         id: Uuid::from_u128(n),
         name: name.into(),

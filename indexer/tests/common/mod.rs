@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use geo::{LineString, MultiPolygon, Polygon};
-use indexer::{DocLocation, Gender, NeedTerms, SearchIndex, SearchQuery, ServiceDoc, WeeklyOpening};
+use indexer::{DocLocation, Gender, NeedTerms, SearchIndex, SearchQuery, ServiceDoc, Vocabulary, WeeklyOpening};
 use uuid::Uuid;
 
 pub const GELLERUP: (f64, f64) = (56.1543, 10.1380);
@@ -206,7 +206,7 @@ pub fn docs() -> Vec<ServiceDoc> {
 }
 
 pub fn index() -> SearchIndex {
-    let index = SearchIndex::in_memory(needs()).unwrap();
+    let index = SearchIndex::in_memory(needs(), &Vocabulary::default()).unwrap();
     index.apply(docs(), &[], 1).unwrap();
     index
 }
