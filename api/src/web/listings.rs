@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use entities::directory::{
-    Address, Capacity, LocationData, OrganizationData, OrganizationKind, RecordStatus, Schedule, ServiceData,
+    Address, Capacity, Gender, LocationData, OrganizationData, OrganizationKind, RecordStatus, Schedule, ServiceData,
     ServiceStatus, WEEKDAYS, parse_byday,
 };
 use entities::store::{ListFilter, Page};
@@ -506,6 +506,8 @@ fn service_from_form(fields: &Fields, org: Uuid, base: Option<&ServiceData>) -> 
         // Saving the form is checking the listing: it counts as confirmed today.
         assured_date: Some(Utc::now().date_naive()),
         capacity: fields.get("capacity").and_then(Capacity::parse),
+        // Not in the form yet: a save keeps who the offer is for.
+        gender: base.map(|b| b.gender).unwrap_or_default(),
         service_area: base.and_then(|b| b.service_area.clone()),
     };
     (data, errors)
@@ -540,6 +542,7 @@ pub async fn service_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Path(i
                 status: ServiceStatus::Active,
                 assured_date: None,
                 capacity: Some(Capacity::Available),
+                gender: Gender::Any,
                 service_area: None,
             };
             return service_view(state, visitor, org, None, 0, &data, Vec::new()).await;

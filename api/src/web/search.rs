@@ -427,6 +427,7 @@ pub async fn search_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Query(q
             radius_km: radius_km.filter(|_| near.is_some()),
             ages: ages.clone(),
             languages: family_languages.clone(),
+            gender: None,
             needs: needs
                 .iter()
                 .map(|code| FamilyNeed {

@@ -1,0 +1,304 @@
+//! Who an offer is for (`gender`): written and read through `/v1/services`, filtered by `/v1/search` and
+//! `/v1/match`, carried through HSDS export and import, and added to databases created before it existed.
+
+use std::collections::BTreeSet;
+
+use reqwest::Method;
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{Backend, TestApp, id_of, problem};
+use crate::hsds::get_json;
+use crate::on_both_backends;
+use crate::search::search;
+
+on_both_backends!(
+    gender_is_written_read_and_patched,
+    gender_filters_search_and_match,
+    gender_survives_hsds_export_and_import,
+    databases_before_gender_get_any,
+);
+
+struct Offers {
+    org: Uuid,
+    location: Uuid,
+    women: Uuid,
+    men: Uuid,
+    girls: Uuid,
+    anyone: Uuid,
+}
+
+async fn club(app: &TestApp, org: Uuid, location: Uuid, name: &str, gender: Option<&str>) -> Uuid {
+    let mut body = json!({
+        "name": name, "organization_id": org, "location_ids": [location],
+        "description": "Hjælp til jobsøgning og CV.", "needs": ["employment"], "languages": ["da"], "free": true
+    });
+    if let Some(gender) = gender {
+        body["gender"] = json!(gender);
+    }
+    id_of(&app.service(body).await)
+}
+
+/// Four job clubs at one place in Gellerup: for women, for men, for girls and for anyone.
+async fn job_clubs(app: &TestApp) -> Offers {
+    let org = app.organization("Jobnetværket Gellerup").await;
+    let location = app.location(org, "Foreningshuset", 56.153, 10.133).await;
+    Offers {
+        org,
+        location,
+        women: club(app, org, location, "Jobklub for kvinder", Some("women")).await,
+        men: club(app, org, location, "Jobklub for mænd", Some("men")).await,
+        girls: club(app, org, location, "Jobklub for piger", Some("girls")).await,
+        anyone: club(app, org, location, "Jobklub for alle", None).await,
+    }
+}
+
+fn found(results: &Value) -> BTreeSet<Uuid> {
+    results["items"].as_array().unwrap().iter().map(id_of).collect()
+}
+
+async fn service(app: &TestApp, id: Uuid) -> Value {
+    get_json(app, &format!("/v1/services/{id}"), None).await
+}
+
+async fn gender_is_written_read_and_patched(app: TestApp) {
+    let offers = job_clubs(&app).await;
+    let women = service(&app, offers.women).await;
+    assert_eq!(women["gender"], "women");
+    assert_eq!(
+        service(&app, offers.anyone).await["gender"],
+        "any",
+        "left out: for anyone"
+    );
+
+    // PATCH changes it; a version moves.
+    let path = format!("/v1/services/{}", offers.women);
+    let response = app
+        .request(Method::PATCH, &path, Some(&app.admin))
+        .header("if-match", "\"1\"")
+        .json(&json!({"gender": "girls"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let patched: Value = response.json().await.unwrap();
+    assert_eq!((&patched["gender"], &patched["version"]), (&json!("girls"), &json!(2)));
+
+    // A value outside the list is refused like any other enum value (400, as `kind` or `capacity`), for
+    // POST, PUT and PATCH alike, and nothing changes.
+    let response = app
+        .send_json(Method::PATCH, &path, Some(&app.admin), &json!({"gender": "female"}))
+        .await;
+    problem(response, 400).await;
+    let mut body = patched.clone();
+    body["gender"] = json!("Women");
+    problem(app.send_json(Method::PUT, &path, Some(&app.admin), &body).await, 400).await;
+    let response = app
+        .send_json(
+            Method::POST,
+            "/v1/services",
+            Some(&app.admin),
+            &json!({"name": "Ukendt", "organization_id": offers.org, "gender": "everyone"}),
+        )
+        .await;
+    problem(response, 400).await;
+    let unchanged = service(&app, offers.women).await;
+    assert_eq!(
+        (&unchanged["gender"], &unchanged["version"]),
+        (&json!("girls"), &json!(2))
+    );
+    let services: Value = app.get("/v1/services", None).await.json().await.unwrap();
+    assert_eq!(services["total"], 4, "nothing created");
+
+    // A merge patch with null resets it to the default; PUT without it is for anyone too.
+    let response = app
+        .send_json(Method::PATCH, &path, Some(&app.admin), &json!({"gender": null}))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<Value>().await.unwrap()["gender"], "any");
+    let men_path = format!("/v1/services/{}", offers.men);
+    let mut men = service(&app, offers.men).await;
+    men.as_object_mut().unwrap().remove("gender");
+    let response = app.send_json(Method::PUT, &men_path, Some(&app.admin), &men).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<Value>().await.unwrap()["gender"], "any");
+
+    // A partner writes it for its own services.
+    let key = app.partner_key(offers.org).await;
+    let response = app
+        .send_json(Method::PATCH, &men_path, Some(&key), &json!({"gender": "men"}))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(service(&app, offers.men).await["gender"], "men");
+}
+
+async fn gender_filters_search_and_match(app: TestApp) {
+    let o = job_clubs(&app).await;
+    let all = search(&app, "q=jobklub").await;
+    assert_eq!(found(&all), BTreeSet::from([o.women, o.men, o.girls, o.anyone]));
+    let genders: BTreeSet<(Uuid, String)> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hit| (id_of(hit), hit["gender"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(genders.contains(&(o.women, "women".into())) && genders.contains(&(o.anyone, "any".into())));
+
+    // A group finds its own offers and those for anyone, never another group's.
+    let men = search(&app, "q=jobklub&gender=men").await;
+    assert_eq!(found(&men), BTreeSet::from([o.men, o.anyone]));
+    assert_eq!(men["total"], 2);
+    let women = search(&app, "q=jobklub&gender=women").await;
+    assert_eq!(found(&women), BTreeSet::from([o.women, o.anyone]));
+    assert_eq!(
+        found(&search(&app, "near=Gellerup&gender=girls").await),
+        BTreeSet::from([o.girls, o.anyone])
+    );
+    assert_eq!(
+        found(&search(&app, "need=employment&gender=boys").await),
+        BTreeSet::from([o.anyone])
+    );
+    // `any` is no filter.
+    assert_eq!(found(&search(&app, "q=jobklub&gender=any").await).len(), 4);
+    problem(app.get("/v1/search?q=jobklub&gender=female", None).await, 400).await;
+
+    // /v1/match takes the same filter.
+    let response = app
+        .send_json(
+            Method::POST,
+            "/v1/match",
+            None,
+            &json!({"near": "Gellerup", "gender": "men", "needs": [{"code": "employment"}]}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let matched: Value = response.json().await.unwrap();
+    assert_eq!(found(&matched["groups"][0]), BTreeSet::from([o.men, o.anyone]));
+
+    // A change is searchable at once.
+    let response = app
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/services/{}", o.anyone),
+            Some(&app.admin),
+            &json!({"gender": "women"}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        found(&search(&app, "q=jobklub&gender=men").await),
+        BTreeSet::from([o.men])
+    );
+    assert!(found(&search(&app, "q=jobklub&gender=women").await).contains(&o.anyone));
+}
+
+fn gender_attributes(hsds: &Value) -> Vec<(String, String)> {
+    hsds["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["taxonomy_term"]["code"].as_str().unwrap().starts_with("gender-"))
+        .map(|a| {
+            (
+                a["taxonomy_term"]["code"].as_str().unwrap().to_owned(),
+                a["taxonomy_term"]["taxonomy"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn gender_survives_hsds_export_and_import(app: TestApp) {
+    let o = job_clubs(&app).await;
+    let exported: Value = get_json(&app, &format!("/hsds/services/{}", o.girls), Some(&app.admin)).await;
+    assert_eq!(
+        gender_attributes(&exported),
+        [("gender-girls".to_owned(), "brobygger-flags".to_owned())]
+    );
+    assert_eq!(exported["service_at_locations"][0]["location_id"], json!(o.location));
+    let anyone: Value = get_json(&app, &format!("/hsds/services/{}", o.anyone), None).await;
+    assert!(gender_attributes(&anyone).is_empty(), "for anyone: no attribute");
+    let terms: Value = get_json(&app, "/hsds/taxonomy_terms?per_page=100", None).await;
+    let codes: Vec<&str> = terms["contents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["code"].as_str())
+        .collect();
+    for code in ["gender-women", "gender-men", "gender-girls", "gender-boys"] {
+        assert!(codes.contains(&code), "{code} in /hsds/taxonomy_terms");
+    }
+
+    // Into an empty instance and back: the same document, the same gender.
+    let copy = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let mut all = Vec::new();
+    for id in [o.women, o.men, o.girls, o.anyone] {
+        all.push(get_json(&app, &format!("/hsds/services/{id}"), Some(&app.admin)).await);
+    }
+    let response = copy
+        .send_json(Method::POST, "/v1/import/hsds", Some(&copy.admin), &Value::Array(all))
+        .await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap_or_default());
+    for (id, gender) in [
+        (o.women, "women"),
+        (o.men, "men"),
+        (o.girls, "girls"),
+        (o.anyone, "any"),
+    ] {
+        assert_eq!(service(&copy, id).await["gender"], gender);
+    }
+    let again: Value = get_json(&copy, &format!("/hsds/services/{}", o.girls), Some(&copy.admin)).await;
+    let strip = |mut v: Value| {
+        v.as_object_mut().unwrap().remove("last_modified");
+        v
+    };
+    assert_eq!(strip(again), strip(exported.clone()));
+
+    // An unknown group stays unknown: the service is for anyone.
+    let mut unknown = exported;
+    let id = Uuid::new_v4();
+    unknown["id"] = json!(id);
+    unknown["attributes"] = json!([{
+        "id": Uuid::new_v4(), "link_id": id, "link_type": "flag", "link_entity": "service", "value": "true",
+        "taxonomy_term": {"id": Uuid::new_v4(), "code": "gender-nonbinary", "name": "Ikke-binære",
+                          "taxonomy": "brobygger-flags"}
+    }]);
+    for link in unknown["service_at_locations"].as_array_mut().unwrap() {
+        link["id"] = json!(Uuid::new_v4());
+        link["service_id"] = json!(id);
+    }
+    let response = app
+        .send_json(Method::POST, "/v1/import/hsds", Some(&app.admin), &unknown)
+        .await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap_or_default());
+    assert_eq!(service(&app, id).await["gender"], "any");
+}
+
+/// A database migrated before `service.gender` existed gets the column, every service for anyone.
+async fn databases_before_gender_get_any(app: TestApp) {
+    let o = job_clubs(&app).await;
+    let db = app.state.store.connection();
+    db.execute_unprepared("ALTER TABLE service DROP COLUMN gender")
+        .await
+        .unwrap();
+    db.execute_unprepared("DELETE FROM seaql_migrations WHERE version = 'm20261201_000005_service_gender'")
+        .await
+        .unwrap();
+    // Opening the database runs the migrations that are missing.
+    let store = entities::Store::connect(&app.database_url).await.unwrap();
+    for id in [o.women, o.men, o.anyone] {
+        let service = store.get_service(id).await.unwrap();
+        assert_eq!(service.data.gender, entities::directory::Gender::Any);
+    }
+    // Running them again changes nothing.
+    drop(store);
+    let store = entities::Store::connect(&app.database_url).await.unwrap();
+    let mut data = store.get_service(o.women).await.unwrap().data;
+    data.gender = entities::directory::Gender::Women;
+    let written = store.put_service(o.women, data, None, false).await;
+    assert!(written.is_ok(), "{written:?}");
+    assert_eq!(
+        store.get_service(o.women).await.unwrap().data.gender,
+        entities::directory::Gender::Women
+    );
+}
