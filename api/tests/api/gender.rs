@@ -1,5 +1,6 @@
 //! Who an offer is for (`gender`): written and read through `/v1/services`, filtered by `/v1/search` and
-//! `/v1/match`, carried through HSDS export and import, and added to databases created before it existed.
+//! `/v1/match`, carried through HSDS export and import, set in the partner's form and shown on the web, and
+//! added to databases created before it existed.
 
 use std::collections::BTreeSet;
 
@@ -11,12 +12,15 @@ use uuid::Uuid;
 use crate::helpers::{Backend, TestApp, id_of, problem};
 use crate::hsds::get_json;
 use crate::on_both_backends;
+use crate::partner_web::partner;
 use crate::search::search;
+use crate::web::WebClient;
 
 on_both_backends!(
     gender_is_written_read_and_patched,
     gender_filters_search_and_match,
     gender_survives_hsds_export_and_import,
+    partner_form_sets_gender_and_pages_show_it,
     databases_before_gender_get_any,
 );
 
@@ -272,6 +276,85 @@ async fn gender_survives_hsds_export_and_import(app: TestApp) {
         .await;
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap_or_default());
     assert_eq!(service(&app, id).await["gender"], "any");
+}
+
+async fn partner_form_sets_gender_and_pages_show_it(app: TestApp) {
+    let o = job_clubs(&app).await;
+    let mut lise = partner(&app, "lise@jobnetvaerket.dk", o.org).await;
+    let (status, form) = lise.get(&format!("/listings/services/{}", o.anyone)).await;
+    assert_eq!(status, 200);
+    assert!(form.contains("<label class=\"form-label\" for=\"gender\">Hvem er tilbuddet for?</label>"));
+    assert!(form.contains("<option value=\"any\" selected>Alle</option>"));
+    let (_, new_form) = lise.get("/listings/services/new").await;
+    assert!(new_form.contains("<option value=\"any\" selected>Alle</option>"));
+
+    let location = o.location.to_string();
+    let mut fields = vec![
+        ("version", "1"),
+        ("name", "Jobklub for alle"),
+        ("description", "Hjælp til jobsøgning og CV."),
+        ("needs", "employment"),
+        ("languages", "da"),
+        ("free", "true"),
+        ("location_ids", location.as_str()),
+        ("status", "active"),
+        ("gender", "female"),
+    ];
+    // A value the select does not offer is a field error; nothing is stored.
+    let path = format!("/listings/services/{}", o.anyone);
+    let response = lise.post(&path, &fields, true).await;
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("id=\"gender-error\""), "the error beside the select");
+    let stored = app.state.store.get_service(o.anyone).await.unwrap();
+    assert_eq!((stored.meta.version, stored.data.gender.as_str()), (1, "any"));
+
+    fields.retain(|(k, _)| *k != "gender");
+    fields.push(("gender", "women"));
+    let response = lise.post(&path, &fields, true).await;
+    assert_eq!(response.status(), 303, "{}", response.text().await.unwrap_or_default());
+    let stored = app.state.store.get_service(o.anyone).await.unwrap();
+    assert_eq!(stored.data.gender, entities::directory::Gender::Women);
+    let (_, form) = lise.get(&path).await;
+    assert!(form.contains("<option value=\"women\" selected>Kun for kvinder</option>"));
+    // Searchable at once.
+    let men = found(&search(&app, "q=jobklub&gender=men").await);
+    assert!(!men.contains(&o.anyone));
+
+    // The offer page and the search results say who it is for; offers for anyone say nothing.
+    let mut visitor = WebClient::new(&app);
+    let (_, page) = visitor.get(&format!("/offers/{}", o.anyone)).await;
+    assert!(page.contains("Kun for kvinder"), "the offer page");
+    let (_, page) = visitor.get(&format!("/offers/{}", o.men)).await;
+    assert!(page.contains("Kun for mænd"));
+
+    // The public search has a labelled filter beside the others; it keeps what was chosen.
+    let (status, html) = visitor.get("/?q=jobklub&gender=men").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<label class=\"form-label\" for=\"gender\">Hvem skal have hjælpen?</label>"));
+    assert!(html.contains("<option value=\"men\" selected>En mand</option>"));
+    assert!(html.contains("Jobklub for mænd") && html.contains("Kun for mænd"));
+    assert!(!html.contains("Jobklub for kvinder") && !html.contains("Jobklub for piger"));
+    assert!(
+        !html.contains("Kun for kvinder"),
+        "the renamed any-offer is for women now"
+    );
+    let (_, html) = visitor.get("/?q=jobklub").await;
+    assert!(html.contains("Jobklub for piger") && html.contains("Kun for piger"));
+    // In English.
+    let mut english = WebClient::new(&app);
+    english.cookies.insert("bb_lang".into(), "en".into());
+    let (_, html) = english.get("/?q=jobklub&gender=women").await;
+    assert!(html.contains("Who is the help for?") && html.contains("Women only"));
+    // Several needs are grouped per need (as /v1/match does) and keep the filter.
+    let (_, html) = visitor
+        .get("/?q=jobklub&need=employment&need=education-homework&needs_set=1&gender=men")
+        .await;
+    assert!(html.contains("Jobklub for mænd") && !html.contains("Jobklub for piger"));
+    // A value the select does not offer is a field error.
+    let (status, html) = visitor.get("/?q=jobklub&gender=female").await;
+    assert_eq!(status, 400);
+    assert!(html.contains("id=\"gender-error\""));
 }
 
 /// A database migrated before `service.gender` existed gets the column, every service for anyone.
