@@ -1,6 +1,6 @@
 //! Who an offer is for (`gender`): written and read through `/v1/services`, filtered by `/v1/search` and
-//! `/v1/match`, carried through HSDS export and import, set in the partner's form and shown on the web, and
-//! added to databases created before it existed.
+//! `/v1/match`, carried through HSDS export and import, set in the partner's form and shown on the web,
+//! tagged in the demo directory, and added to databases created before it existed.
 
 use std::collections::BTreeSet;
 
@@ -11,10 +11,10 @@ use uuid::Uuid;
 
 use crate::helpers::{Backend, TestApp, id_of, problem};
 use crate::hsds::get_json;
-use crate::on_both_backends;
 use crate::partner_web::partner;
 use crate::search::search;
 use crate::web::WebClient;
+use crate::{on_both_backends, on_both_backends_with_demo_data};
 
 on_both_backends!(
     gender_is_written_read_and_patched,
@@ -23,6 +23,8 @@ on_both_backends!(
     partner_form_sets_gender_and_pages_show_it,
     databases_before_gender_get_any,
 );
+
+on_both_backends_with_demo_data!(demo_directory_says_who_offers_are_for);
 
 struct Offers {
     org: Uuid,
@@ -276,6 +278,51 @@ async fn gender_survives_hsds_export_and_import(app: TestApp) {
         .await;
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap_or_default());
     assert_eq!(service(&app, id).await["gender"], "any");
+}
+
+async fn demo_directory_says_who_offers_are_for(app: TestApp) {
+    // Bydelsmødre i Gellerupparken and the men's crisis shelter.
+    let bydelsmoedre: Uuid = "b958157f-8aca-514f-a7fa-5a9a40619b94".parse().unwrap();
+    let men_shelter: Uuid = "a054e4a8-4e9d-5fa1-80f2-44835e1240ef".parse().unwrap();
+    assert_eq!(service(&app, bydelsmoedre).await["gender"], "women");
+    assert_eq!(service(&app, men_shelter).await["gender"], "men");
+
+    // Every active offer, page by page, with and without the filter.
+    async fn every_hit(app: &TestApp, filter: &str) -> Vec<(Uuid, String)> {
+        let mut hits = Vec::new();
+        for page in 1.. {
+            let results = search(app, &format!("per_page=100&page={page}{filter}")).await;
+            let items = results["items"].as_array().unwrap();
+            hits.extend(
+                items
+                    .iter()
+                    .map(|hit| (id_of(hit), hit["gender"].as_str().unwrap().to_owned())),
+            );
+            if items.len() < 100 {
+                break;
+            }
+        }
+        hits
+    }
+    let everything = every_hit(&app, "").await;
+    let for_men = every_hit(&app, "&gender=men").await;
+    assert!(
+        for_men.iter().all(|(_, g)| g == "any" || g == "men"),
+        "never a women's or a girls' offer for a man"
+    );
+    assert!(for_men.iter().any(|(id, _)| *id == men_shelter));
+    let female_only = everything.iter().filter(|(_, g)| g == "women" || g == "girls").count();
+    assert!(female_only >= 25, "{female_only}");
+    assert_eq!(for_men.len(), everything.len() - female_only);
+
+    // Words and the filter together: the shelters for women, not the one for men, and vice versa.
+    let women = search(&app, "q=krisecenter&gender=women&per_page=50").await;
+    let women_ids = found(&women);
+    assert!(women_ids.contains(&"619dd2be-dff0-592c-9175-5975cbafdda2".parse().unwrap()));
+    assert!(!women_ids.contains(&men_shelter));
+    let men = found(&search(&app, "q=krisecenter&gender=men&per_page=50").await);
+    assert!(men.contains(&men_shelter));
+    assert!(!men.contains(&"619dd2be-dff0-592c-9175-5975cbafdda2".parse().unwrap()));
 }
 
 async fn partner_form_sets_gender_and_pages_show_it(app: TestApp) {
