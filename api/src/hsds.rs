@@ -2,8 +2,8 @@
 //!
 //! The output is the inverse of the HSDS import (`entities::hsds`), so that a service read here and imported
 //! into an empty instance gives the same service: needs are attributes whose `taxonomy_term.code` is the need
-//! code (taxonomy `brobygger-needs`), `capacity-*` and `confidential` are flag attributes (taxonomy
-//! `brobygger-flags`), a free service has a cost option of amount 0, organizations carry `x_kind` and
+//! code (taxonomy `brobygger-needs`), `capacity-*`, `gender-*` (a service for one group only; none for anyone)
+//! and `confidential` are flag attributes (taxonomy `brobygger-flags`), a free service has a cost option of amount 0, organizations carry `x_kind` and
 //! `x_cvr`, schedules are weekly RFC 5545 `byday` with `opens_at`/`closes_at`, and a service area is a
 //! GeoJSON string with `extent_type` `geojson`. Term ids are the seed data's: `uuid5(ns, "term:<code>")`.
 //!
@@ -58,7 +58,7 @@ pub fn taxonomy_id(name: &str) -> Uuid {
 }
 
 /// Flags that are not needs: (code, Danish name, description).
-const FLAGS: [(&str, &str, &str); 4] = [
+const FLAGS: [(&str, &str, &str); 8] = [
     (
         "confidential",
         "Fortrolig adresse",
@@ -75,6 +75,10 @@ const FLAGS: [(&str, &str, &str); 4] = [
         "The service has few free places.",
     ),
     ("capacity-available", "Ledige pladser", "The service has free places."),
+    ("gender-women", "Kun for kvinder", "The service is for women only."),
+    ("gender-men", "Kun for mænd", "The service is for men only."),
+    ("gender-girls", "Kun for piger", "The service is for girls only."),
+    ("gender-boys", "Kun for drenge", "The service is for boys only."),
 ];
 
 #[derive(Tags)]
@@ -204,7 +208,7 @@ fn taxonomies() -> Vec<Value> {
         json!({
             "id": taxonomy_id(FLAGS_TAXONOMY),
             "name": FLAGS_TAXONOMY,
-            "description": "Brobygger's flags on services and locations: capacity and confidential addresses.",
+            "description": "Brobygger's flags on services and locations: capacity, who a service is for, and confidential addresses.",
             "version": "1",
         }),
     ]
@@ -461,6 +465,9 @@ impl HsdsApi {
             .collect();
         if let Some(capacity) = data.capacity {
             let code = format!("capacity-{}", capacity.as_str());
+            attributes.push(attribute(id, "flag", "service", flag_term_json(&code)));
+        }
+        if let Some(code) = entities::hsds::gender_flag(data.gender) {
             attributes.push(attribute(id, "flag", "service", flag_term_json(&code)));
         }
         out.insert("attributes".into(), Value::Array(attributes));
@@ -1071,7 +1078,7 @@ impl HsdsApi {
 
     /// HSDS taxonomies
     ///
-    /// `brobygger-needs` (the needs taxonomy) and `brobygger-flags` (capacity, confidential addresses).
+    /// `brobygger-needs` (the needs taxonomy) and `brobygger-flags` (capacity, who a service is for, confidential addresses).
     #[oai(path = "/taxonomies", method = "get", tag = "HsdsTag::Hsds")]
     async fn taxonomies(
         &self,

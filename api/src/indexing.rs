@@ -73,6 +73,9 @@ pub struct HitCard {
     /// `available`, `limited` or `full`, when known.
     #[serde(default)]
     pub capacity: Option<String>,
+    /// Absent from cards written before services had it: for anyone.
+    #[serde(default)]
+    pub gender: domain::Gender,
     pub locations: Vec<CardLocation>,
 }
 
@@ -86,6 +89,17 @@ pub struct CardLocation {
     pub longitude: Option<f64>,
     pub address: Option<(String, String, String)>,
     pub confidential: bool,
+}
+
+/// Who an offer is for, as the search index spells it.
+pub fn index_gender(gender: domain::Gender) -> indexer::Gender {
+    match gender {
+        domain::Gender::Any => indexer::Gender::Any,
+        domain::Gender::Women => indexer::Gender::Women,
+        domain::Gender::Men => indexer::Gender::Men,
+        domain::Gender::Girls => indexer::Gender::Girls,
+        domain::Gender::Boys => indexer::Gender::Boys,
+    }
 }
 
 /// The search document of a service, or None when it must not be found (not active, organization inactive).
@@ -115,6 +129,7 @@ fn search_doc(
         maximum_age: data.maximum_age,
         free: data.free,
         capacity: data.capacity.map(|c| c.as_str().to_owned()),
+        gender: data.gender,
         locations: active_locations
             .iter()
             .map(|l| CardLocation {
@@ -162,7 +177,7 @@ fn search_doc(
         minimum_age: data.minimum_age,
         maximum_age: data.maximum_age,
         free: data.free,
-        gender: indexer::Gender::Any,
+        gender: index_gender(data.gender),
         full: data.capacity == Some(domain::Capacity::Full),
         schedules,
         locations: active_locations
@@ -373,5 +388,23 @@ mod tests {
         let multi = serde_json::json!({"type": "MultiPolygon", "coordinates": [[[[10.0, 56.0], [10.2, 56.0], [10.2, 56.2], [10.0, 56.0]]]]});
         assert_eq!(service_area(&multi).unwrap().0.len(), 1);
         assert!(service_area(&serde_json::json!({"type": "Point", "coordinates": [10.0, 56.0]})).is_none());
+    }
+
+    #[test]
+    fn genders_are_spelled_alike_in_the_directory_and_the_index() {
+        for gender in domain::Gender::ALL {
+            assert_eq!(index_gender(*gender).as_str(), gender.as_str());
+        }
+        assert_eq!(domain::Gender::ALL.len(), indexer::Gender::ALL.len());
+    }
+
+    #[test]
+    fn a_card_without_gender_is_for_anyone() {
+        let card: HitCard = serde_json::from_value(serde_json::json!({
+            "name": "Lektiehjælp", "organization_id": Uuid::nil(), "organization_name": "Foreningen",
+            "needs": [], "languages": [], "minimum_age": null, "maximum_age": null, "free": true, "locations": []
+        }))
+        .unwrap();
+        assert_eq!(card.gender, domain::Gender::Any);
     }
 }

@@ -18,7 +18,7 @@ use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::web::format;
 use crate::web::i18n::Lang;
-use crate::wire::Address;
+use crate::wire::{Address, Gender};
 
 #[derive(Tags)]
 pub enum SearchTag {
@@ -96,6 +96,8 @@ pub struct SearchHit {
     pub minimum_age: Option<u32>,
     pub maximum_age: Option<u32>,
     pub free: bool,
+    /// Who the offer is for (`any`: everyone).
+    pub gender: Gender,
     /// Snippet of the description with `<mark>` around matched words (HTML-escaped).
     pub highlight: Option<String>,
     pub why: Why,
@@ -141,6 +143,8 @@ pub struct FamilyProfile {
     /// Languages the family speaks (ISO 639-1); offers in them rank higher.
     #[oai(default)]
     pub languages: Vec<String>,
+    /// Only offers for this group and those for anyone (`any` or left out: no filter).
+    pub gender: Option<Gender>,
     pub needs: Vec<FamilyNeed>,
     /// Results per need (default 5, at most 20).
     pub per_need: Option<u32>,
@@ -186,6 +190,7 @@ pub struct SearchParams {
     pub age: Option<u32>,
     pub language: Option<String>,
     pub free: Option<bool>,
+    pub gender: Option<Gender>,
     pub open_on: Option<String>,
     pub open_at: Option<String>,
     pub page: Option<u64>,
@@ -313,6 +318,7 @@ impl Search<'_> {
                     minimum_age: card.minimum_age,
                     maximum_age: card.maximum_age,
                     free: card.free,
+                    gender: card.gender.into(),
                     highlight: hit.highlight.clone(),
                     why: Why {
                         text: why_text,
@@ -456,12 +462,12 @@ impl Search<'_> {
                 age: params.age,
                 language,
                 free: params.free,
+                gender: params.gender.map(|g| crate::indexing::index_gender(g.into())),
                 open_on,
                 open_at,
                 offset,
                 limit: paging.per_page as usize,
                 include_confidential: caller.sees_all_confidential(),
-                ..Default::default()
             })
             .await?;
         if let Some(point) = point
@@ -564,6 +570,7 @@ impl Search<'_> {
                             radius_km,
                             needs: codes.clone(),
                             age,
+                            gender: profile.gender.map(|g| crate::indexing::index_gender(g.into())),
                             limit: 50,
                             include_confidential: caller.sees_all_confidential(),
                             ..Default::default()
@@ -672,6 +679,7 @@ impl Search<'_> {
             minimum_age: data.minimum_age,
             maximum_age: data.maximum_age,
             free: data.free,
+            gender: data.gender.into(),
             highlight: None,
             why: Why {
                 text: why_text,
@@ -709,6 +717,8 @@ impl SearchApi {
         /// ISO 639-1 language code.
         language: Query<Option<String>>,
         free: Query<Option<bool>>,
+        /// Who the family member is: only offers for that group and offers for anyone (`any`: no filter).
+        gender: Query<Option<Gender>>,
         /// Day: mo, tu, we, th, fr, sa, su.
         open_on: Query<Option<String>>,
         /// Time of day `HH:MM`; with `open_on` on that day, else on any day.
@@ -727,6 +737,7 @@ impl SearchApi {
             age: age.0,
             language: language.0,
             free: free.0,
+            gender: gender.0,
             open_on: open_on.0,
             open_at: open_at.0,
             page: page.0,

@@ -45,6 +45,11 @@ wire_enum!(
     /// `full` makes new referrals to the service auto-reject with reason `no-capacity`.
     Capacity => Capacity { Available, Limited, Full }
 );
+wire_enum!(
+    /// Who the offer is for: `any` (everyone) or one group only. A search for a group finds that group's offers
+    /// and those for anyone.
+    Gender => Gender { Any, Women, Men, Girls, Boys }
+);
 
 fn active() -> RecordStatus {
     RecordStatus::Active
@@ -52,6 +57,10 @@ fn active() -> RecordStatus {
 
 fn service_active() -> ServiceStatus {
     ServiceStatus::Active
+}
+
+fn gender_any() -> Gender {
+    Gender::Any
 }
 
 /// An organization as written by clients.
@@ -170,6 +179,9 @@ pub struct ServiceInput {
     /// When the listing was last checked.
     pub assured_date: Option<NaiveDate>,
     pub capacity: Option<Capacity>,
+    /// Who the offer is for; `any` when left out.
+    #[oai(default = "gender_any")]
+    pub gender: Gender,
     /// GeoJSON Polygon or MultiPolygon the service covers.
     pub service_area: Option<serde_json::Value>,
 }
@@ -196,6 +208,7 @@ pub struct Service {
     pub status: ServiceStatus,
     pub assured_date: Option<NaiveDate>,
     pub capacity: Option<Capacity>,
+    pub gender: Gender,
     pub service_area: Option<serde_json::Value>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -381,6 +394,7 @@ impl From<ServiceInput> for domain::ServiceData {
             status: s.status.into(),
             assured_date: s.assured_date,
             capacity: s.capacity.map(Into::into),
+            gender: s.gender.into(),
             service_area: s.service_area,
         }
     }
@@ -408,6 +422,7 @@ impl From<domain::ServiceData> for ServiceInput {
             status: s.status.into(),
             assured_date: s.assured_date,
             capacity: s.capacity.map(Into::into),
+            gender: s.gender.into(),
             service_area: s.service_area,
         }
     }
@@ -438,6 +453,7 @@ impl From<domain::Service> for Service {
             status: input.status,
             assured_date: input.assured_date,
             capacity: input.capacity,
+            gender: input.gender,
             service_area: input.service_area,
             version: meta.version,
             created_at: meta.created_at,

@@ -14,10 +14,10 @@ pub const MAX_URL: usize = 2_000;
 pub const MAX_LIST: usize = 100;
 
 macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($(#[$variant_meta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        pub enum $name { $(#[serde(rename = $text)] $variant),+ }
+        pub enum $name { $($(#[$variant_meta])* #[serde(rename = $text)] $variant),+ }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -80,6 +80,20 @@ string_enum!(
         Available = "available",
         Limited = "limited",
         Full = "full",
+    }
+);
+
+string_enum!(
+    /// Who an offer is for: `any` (everyone, the default) or one group only. Search with a group finds the
+    /// offers for that group and those for anyone.
+    #[derive(Default)]
+    Gender {
+        #[default]
+        Any = "any",
+        Women = "women",
+        Men = "men",
+        Girls = "girls",
+        Boys = "boys",
     }
 );
 
@@ -174,6 +188,8 @@ pub struct ServiceData {
     pub status: ServiceStatus,
     pub assured_date: Option<NaiveDate>,
     pub capacity: Option<Capacity>,
+    /// Who the offer is for (`any` unless it is for one group only).
+    pub gender: Gender,
     /// GeoJSON Polygon or MultiPolygon.
     pub service_area: Option<serde_json::Value>,
 }
@@ -480,5 +496,16 @@ mod tests {
             Some(OrganizationKind::HousingSocial)
         );
         assert_eq!(OrganizationKind::parse("Housing-social"), None);
+    }
+
+    #[test]
+    fn gender_defaults_to_any_and_round_trips_its_spelling() {
+        assert_eq!(Gender::default(), Gender::Any);
+        assert_eq!(Gender::ALL.len(), 5);
+        for gender in Gender::ALL {
+            assert_eq!(Gender::parse(gender.as_str()), Some(*gender));
+        }
+        assert_eq!(Gender::parse("female"), None);
+        assert_eq!(Gender::parse("Women"), None);
     }
 }

@@ -4,7 +4,8 @@
 //! records that are already equal, so importing twice changes nothing.
 //!
 //! Mapping: an `attribute` whose `taxonomy_term.code` is a need code tags the service with that need;
-//! `capacity-full` marks the service full; on a location, `confidential` hides its address. A
+//! `capacity-full` marks the service full; `gender-women`, `gender-men`, `gender-girls` or `gender-boys` says
+//! the service is for that group only (none: for anyone); on a location, `confidential` hides its address. A
 //! `cost_option` with amount 0 makes the service free. Brobygger-specific organization fields travel as
 //! `x_kind` and `x_cvr`.
 
@@ -338,13 +339,31 @@ impl Parser<'_> {
         };
         let mut needs = Vec::new();
         let mut capacity = None;
+        let mut genders: Vec<Gender> = Vec::new();
         for (code, flag) in self.flags(value, path) {
             if self.needs.contains(&code) {
                 needs.push(code);
             } else if code == "capacity-full" && flag != "false" {
                 capacity = Some(Capacity::Full);
+            } else if let Some(gender) = gender_of_flag(&code)
+                && flag != "false"
+                && !genders.contains(&gender)
+            {
+                genders.push(gender);
             }
         }
+        // Unknown codes (`gender-other`) are ignored like any other unknown attribute: the service is for anyone.
+        let gender = match genders[..] {
+            [] => Gender::Any,
+            [gender] => gender,
+            _ => {
+                self.batch.warnings.push(FieldError::new(
+                    format!("{path}/attributes"),
+                    "more than one gender-* attribute: the service is stored as for anyone",
+                ));
+                Gender::Any
+            }
+        };
         let free = self
             .array(value, "cost_options", path)
             .iter()
@@ -396,6 +415,7 @@ impl Parser<'_> {
             status,
             assured_date: self.date(value, "assured_date", path),
             capacity,
+            gender,
             service_area,
         };
         self.validated(path, data.validate());
@@ -404,6 +424,19 @@ impl Parser<'_> {
         self.collect(|b| &mut b.services, id, data, path);
         Some(id)
     }
+}
+
+/// The HSDS flag code (taxonomy `brobygger-flags`) saying a service is for one group only: `gender-women` etc.
+/// `any` has none: a service without such a flag is for anyone.
+pub fn gender_flag(gender: Gender) -> Option<String> {
+    (gender != Gender::Any).then(|| format!("gender-{}", gender.as_str()))
+}
+
+/// The group a `gender-*` flag code names; None for other codes, `gender-any` and unknown groups.
+pub fn gender_of_flag(code: &str) -> Option<Gender> {
+    code.strip_prefix("gender-")
+        .and_then(Gender::parse)
+        .filter(|g| *g != Gender::Any)
 }
 
 /// Parses and validates a whole HSDS document. `needs` are the known need codes.
@@ -666,5 +699,54 @@ mod tests {
         assert!(paths.contains(&"/0/id"), "{paths:?}");
         assert!(paths.contains(&"/1/status"), "{paths:?}");
         assert!(paths.contains(&"/1/name"), "{paths:?}");
+    }
+
+    fn service_with_flags(codes: &[(&str, &str)]) -> Value {
+        let attributes: Vec<Value> = codes
+            .iter()
+            .map(|(code, value)| {
+                serde_json::json!({"value": value, "taxonomy_term": {"code": code, "taxonomy": "brobygger-flags"}})
+            })
+            .collect();
+        serde_json::json!({
+            "id": "6f0e3c4c-2b8e-4d8c-9d55-4b6d7d1e0a03", "name": "Jobklub for kvinder", "status": "active",
+            "organization": {"id": "6f0e3c4c-2b8e-4d8c-9d55-4b6d7d1e0a04", "name": "Kvindenetværket"},
+            "attributes": attributes
+        })
+    }
+
+    fn gender_of(codes: &[(&str, &str)]) -> (Gender, usize) {
+        let batch = parse(&service_with_flags(codes), &needs()).unwrap();
+        (batch.services.values().next().unwrap().gender, batch.warnings.len())
+    }
+
+    #[test]
+    fn gender_flags_say_who_a_service_is_for() {
+        assert_eq!(gender_of(&[]), (Gender::Any, 0));
+        assert_eq!(gender_of(&[("gender-women", "true")]), (Gender::Women, 0));
+        assert_eq!(gender_of(&[("gender-boys", "true")]), (Gender::Boys, 0));
+        assert_eq!(
+            gender_of(&[("gender-men", "false")]),
+            (Gender::Any, 0),
+            "a flag set to false"
+        );
+        assert_eq!(
+            gender_of(&[("gender-nonbinary", "true"), ("gender-any", "true")]),
+            (Gender::Any, 0),
+            "unknown codes stay unknown"
+        );
+        assert_eq!(
+            gender_of(&[("gender-girls", "true"), ("gender-girls", "true")]),
+            (Gender::Girls, 0)
+        );
+        assert_eq!(
+            gender_of(&[("gender-women", "true"), ("gender-men", "true")]),
+            (Gender::Any, 1),
+            "two groups: for anyone, with a warning"
+        );
+        for gender in Gender::ALL {
+            let expected = Some(*gender).filter(|g| *g != Gender::Any);
+            assert_eq!(gender_flag(*gender).as_deref().and_then(gender_of_flag), expected);
+        }
     }
 }

@@ -865,6 +865,7 @@ fn service_row(
         status: Set(data.status.as_str().to_owned()),
         assured_date: Set(data.assured_date),
         capacity: Set(data.capacity.map(|c| c.as_str().to_owned())),
+        gender: Set(data.gender.as_str().to_owned()),
         service_area: Set(data.service_area.as_ref().map(|v| v.to_string())),
         version: Set(version),
         created_at: Set(created_at),
@@ -1086,6 +1087,7 @@ async fn assemble_services<C: ConnectionTrait>(db: &C, rows: Vec<service::Model>
                     status: ServiceStatus::parse(&row.status).unwrap_or(ServiceStatus::Inactive),
                     assured_date: row.assured_date,
                     capacity: row.capacity.as_deref().and_then(Capacity::parse),
+                    gender: Gender::parse(&row.gender).unwrap_or_default(),
                     service_area: row.service_area.and_then(|s| serde_json::from_str(&s).ok()),
                 },
             };

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use entities::directory::{
-    Address, Capacity, LocationData, OrganizationData, OrganizationKind, RecordStatus, Schedule, ServiceData,
+    Address, Capacity, Gender, LocationData, OrganizationData, OrganizationKind, RecordStatus, Schedule, ServiceData,
     ServiceStatus, WEEKDAYS, parse_byday,
 };
 use entities::store::{ListFilter, Page};
@@ -266,6 +266,7 @@ struct ServiceView {
     languages: Vec<Choice>,
     locations: Vec<Choice>,
     capacity: Vec<Choice>,
+    gender: Vec<Choice>,
     status: Vec<Choice>,
     schedules: Vec<ScheduleRow>,
     errors: Vec<FieldProblem>,
@@ -349,6 +350,10 @@ fn service_summary(lang: Lang, data: &ServiceData) -> Vec<(String, String)> {
             text(lang, "ages"),
             format::ages(lang, data.minimum_age, data.maximum_age).unwrap_or_default(),
         ),
+        (
+            text(lang, "field_gender"),
+            text(lang, &format!("gender_{}", data.gender.as_str())),
+        ),
         (text(lang, "phone"), data.phone.clone().unwrap_or_default()),
     ]
 }
@@ -418,6 +423,14 @@ async fn service_view(
                 selected: data.capacity == Some(*c),
             })
             .collect(),
+        gender: Gender::ALL
+            .iter()
+            .map(|g| Choice {
+                value: g.as_str().to_owned(),
+                label: text(lang, &format!("gender_{}", g.as_str())),
+                selected: data.gender == *g,
+            })
+            .collect(),
         status: ServiceStatus::ALL
             .iter()
             .map(|s| Choice {
@@ -434,7 +447,12 @@ async fn service_view(
 
 /// The form's fields as service data (keeping what the form does not show from `base`), or the fields
 /// that are not even numbers.
-fn service_from_form(fields: &Fields, org: Uuid, base: Option<&ServiceData>) -> (ServiceData, Vec<FieldProblem>) {
+fn service_from_form(
+    lang: Lang,
+    fields: &Fields,
+    org: Uuid,
+    base: Option<&ServiceData>,
+) -> (ServiceData, Vec<FieldProblem>) {
     let mut errors = Vec::new();
     let mut age = |name: &str| match fields.get(name) {
         None => None,
@@ -451,6 +469,17 @@ fn service_from_form(fields: &Fields, org: Uuid, base: Option<&ServiceData>) -> 
     };
     let minimum_age = age("minimum_age");
     let maximum_age = age("maximum_age");
+    // A form without the field keeps what is stored; a value the select does not offer is an error.
+    let gender = match fields.get("gender") {
+        None => base.map(|b| b.gender).unwrap_or_default(),
+        Some(value) => Gender::parse(value).unwrap_or_else(|| {
+            errors.push(FieldProblem {
+                field: "gender".to_owned(),
+                message: text(lang, "error_gender"),
+            });
+            base.map(|b| b.gender).unwrap_or_default()
+        }),
+    };
     let mut schedules = Vec::new();
     for i in 0..100 {
         let prefix = format!("schedule-{i}");
@@ -506,6 +535,7 @@ fn service_from_form(fields: &Fields, org: Uuid, base: Option<&ServiceData>) -> 
         // Saving the form is checking the listing: it counts as confirmed today.
         assured_date: Some(Utc::now().date_naive()),
         capacity: fields.get("capacity").and_then(Capacity::parse),
+        gender,
         service_area: base.and_then(|b| b.service_area.clone()),
     };
     (data, errors)
@@ -540,6 +570,7 @@ pub async fn service_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Path(i
                 status: ServiceStatus::Active,
                 assured_date: None,
                 capacity: Some(Capacity::Available),
+                gender: Gender::Any,
                 service_area: None,
             };
             return service_view(state, visitor, org, None, 0, &data, Vec::new()).await;
@@ -591,7 +622,7 @@ pub async fn save_service(
         },
         None => None,
     };
-    let (data, mut errors) = service_from_form(&fields, org, current.as_ref().map(|c| &c.data));
+    let (data, mut errors) = service_from_form(lang, &fields, org, current.as_ref().map(|c| &c.data));
     let version = fields.get("version").and_then(|v| v.parse::<i64>().ok());
     let saved = if errors.is_empty() {
         match id {

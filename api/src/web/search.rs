@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use entities::directory::{Capacity, Role, ServiceData};
+use entities::directory::{Capacity, Gender, Role, ServiceData};
 use poem::web::{Data, Path, Query};
 use poem::{Response, handler};
 use serde::Serialize;
@@ -65,6 +65,8 @@ pub struct OfferCard {
     pub schedules: Vec<entities::directory::Schedule>,
     pub languages: String,
     pub ages: Option<String>,
+    /// "Kun for kvinder" when the offer is for one group only.
+    pub gender: Option<String>,
     pub free: bool,
     pub fees: Option<String>,
     pub full: bool,
@@ -93,6 +95,7 @@ struct SearchView {
     ages: String,
     language: String,
     free: bool,
+    gender: String,
     open_on: String,
     open_at: String,
     radius_km: String,
@@ -101,6 +104,7 @@ struct SearchView {
     day_choices: Vec<Choice>,
     radius_choices: Vec<Choice>,
     language_choices: Vec<Choice>,
+    gender_choices: Vec<Choice>,
     places: Vec<String>,
     searched: bool,
     detected: bool,
@@ -247,6 +251,9 @@ pub async fn offer_cards(
                         .collect::<Vec<_>>(),
                 ),
                 ages,
+                gender: Some(Gender::from(hit.gender))
+                    .filter(|g| *g != Gender::Any)
+                    .map(|g| text(lang, &format!("gender_{}", g.as_str()))),
                 free: hit.free,
                 fees: data.fees_description.clone().filter(|_| !hit.free),
                 full,
@@ -277,6 +284,7 @@ pub async fn search_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Query(q
         ages: query.get("ages").unwrap_or_default().to_owned(),
         language: query.get("language").unwrap_or_default().to_owned(),
         free: query.get("free").is_some(),
+        gender: query.get("gender").unwrap_or_default().to_owned(),
         open_on: query.get("open_on").unwrap_or_default().to_owned(),
         open_at: query.get("open_at").unwrap_or_default().to_owned(),
         radius_km: query.get("radius_km").unwrap_or("5").to_owned(),
@@ -364,6 +372,15 @@ pub async fn search_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Query(q
             selected: view.language == *l,
         })
         .collect();
+    view.gender_choices = Gender::ALL
+        .iter()
+        .filter(|g| **g != Gender::Any)
+        .map(|g| Choice {
+            value: g.as_str().to_owned(),
+            label: text(lang, &format!("gender_filter_{}", g.as_str())),
+            selected: view.gender == g.as_str(),
+        })
+        .collect();
     view.places = state.gazetteer.places().iter().map(|p| p.name.clone()).collect();
     view.places.sort();
     view.places.dedup();
@@ -390,6 +407,18 @@ pub async fn search_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Query(q
             message: text(lang, "error_place").replace("{}", &view.near),
         });
     }
+    // Empty or `any`: no filter.
+    let gender = match Gender::parse(&view.gender) {
+        Some(gender) => Some(gender).filter(|g| *g != Gender::Any),
+        None if view.gender.is_empty() => None,
+        None => {
+            view.errors.push(FieldProblem {
+                field: "gender".into(),
+                message: text(lang, "error_gender"),
+            });
+            None
+        }
+    };
     if !view.open_at.is_empty() && entities::directory::parse_clock(&view.open_at).is_none_or(|m| m >= 1440) {
         view.errors.push(FieldProblem {
             field: "open_at".into(),
@@ -427,6 +456,7 @@ pub async fn search_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Query(q
             radius_km: radius_km.filter(|_| near.is_some()),
             ages: ages.clone(),
             languages: family_languages.clone(),
+            gender: gender.map(Into::into),
             needs: needs
                 .iter()
                 .map(|code| FamilyNeed {
@@ -466,6 +496,7 @@ pub async fn search_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Query(q
             age: ages.iter().min().copied(),
             language: None,
             free: view.free.then_some(true),
+            gender: gender.map(Into::into),
             open_on: Some(view.open_on.clone()).filter(|d| !d.is_empty()),
             open_at: Some(view.open_at.clone()).filter(|t| !t.is_empty()),
             page: Some(view.page),

@@ -19,6 +19,8 @@ pub struct TestApp {
     pub base: String,
     pub client: Client,
     pub state: Arc<AppState>,
+    /// The app's database (a SQLite file or a PostgreSQL database of its own).
+    pub database_url: String,
     pub admin: String,
     pub caseworker: String,
     pub reader: String,
@@ -65,7 +67,7 @@ impl TestApp {
             },
         };
         let config = Config {
-            database_url,
+            database_url: database_url.clone(),
             data_dir: data_dir.path().to_owned(),
             seed,
             secret: None,
@@ -89,6 +91,7 @@ impl TestApp {
             base: format!("http://127.0.0.1:{port}"),
             client: Client::new(),
             state,
+            database_url,
             admin,
             caseworker,
             reader,

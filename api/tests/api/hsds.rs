@@ -88,7 +88,7 @@ async fn import_demo(app: &TestApp) {
     assert_eq!(response.status(), 200);
 }
 
-async fn get_json(app: &TestApp, path: &str, key: Option<&str>) -> Value {
+pub async fn get_json(app: &TestApp, path: &str, key: Option<&str>) -> Value {
     let response = app.get(path, key).await;
     assert_eq!(
         response.status(),

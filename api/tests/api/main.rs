@@ -7,6 +7,7 @@ mod admin_web;
 
 mod detect;
 mod directory;
+mod gender;
 mod hsds;
 mod import;
 mod operations;

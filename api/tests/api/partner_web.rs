@@ -16,7 +16,7 @@ on_both_backends!(
     first_saturday_of_the_month_from_the_form,
 );
 
-async fn partner(app: &TestApp, email: &str, organization: Uuid) -> WebClient {
+pub async fn partner(app: &TestApp, email: &str, organization: Uuid) -> WebClient {
     let password = person(app, email, Role::Partner, Some(organization), None).await;
     let mut web = WebClient::new(app);
     assert_eq!(web.login(email, &password).await.status(), 303);

@@ -75,7 +75,7 @@ async fn fixture(app: &TestApp) -> Fixture {
     }
 }
 
-async fn search(app: &TestApp, query: &str) -> Value {
+pub async fn search(app: &TestApp, query: &str) -> Value {
     let response = app.get(&format!("/v1/search?{query}"), None).await;
     assert_eq!(response.status(), 200, "{query}");
     response.json().await.unwrap()

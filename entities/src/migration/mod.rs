@@ -8,6 +8,7 @@ mod m20261126_000001_directory;
 mod m20261126_000002_referrals;
 mod m20261201_000003_people;
 mod m20261201_000004_admin;
+mod m20261201_000005_service_gender;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_referrals::Migration),
             Box::new(m20261201_000003_people::Migration),
             Box::new(m20261201_000004_admin::Migration),
+            Box::new(m20261201_000005_service_gender::Migration),
         ]
     }
 }

@@ -25,6 +25,9 @@ pub struct Model {
     pub status: String,
     pub assured_date: Option<Date>,
     pub capacity: Option<String>,
+    /// Who the service is for: `any`, `women`, `men`, `girls` or `boys` (added by migration 005).
+    #[sea_orm(column_type = "Text", default_value = "any")]
+    pub gender: String,
     /// GeoJSON (Polygon or MultiPolygon) of the area the service covers, when it is not tied to a place.
     #[sea_orm(column_type = "Text", nullable)]
     pub service_area: Option<String>,

@@ -1,0 +1,33 @@
+//! Who a service is for: `service.gender` (`any`, `women`, `men`, `girls`, `boys`), `any` for every existing
+//! service. Written as a fixed statement: this migration must add the same column whatever the table
+//! definitions later become.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum Service {
+    Table,
+    Gender,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // Databases created before this migration lack the column; newer ones got it from the table definition
+        // in the first migration.
+        if !manager.has_column("service", "gender").await? {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Service::Table)
+                        .add_column(ColumnDef::new(Service::Gender).text().not_null().default("any"))
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
