@@ -39,6 +39,9 @@ struct Options {
     relevance_per_query: bool,
     /// Print the top 10 of these (tuned) queries, with their grades.
     explain: Vec<String>,
+    /// Print the top 10 of this text (near `try_near`) over the seed directory, and stop.
+    try_text: Option<String>,
+    try_near: Option<String>,
     keep_postgres: bool,
     queries: usize,
     rounds: usize,
@@ -52,6 +55,7 @@ fn usage() -> ! {
         "usage: bench [--sizes 10000,100000,1000000] [--queries N (250)] [--rounds R (3)] [--seed S (42)]\n\
          \x20            [--skip-postgres] [--skip-relevance] [--keep-postgres (keep schema bench_<size>)] [--database-url URL ({DEFAULT_URL}, env BENCH_DATABASE_URL)]\n\
          \x20            [--work-dir DIR (/var/tmp)] [--relevance all|tuned|held-out] [--per-query]\n\
+         \x20            [--try TEXT [--near PLACE]] (print the top 10 of TEXT over the seed and stop)\n\
          \x20            --sizes none runs the relevance part alone"
     );
     std::process::exit(2)
@@ -65,6 +69,8 @@ fn options() -> Options {
         relevance: Split::All,
         relevance_per_query: false,
         explain: Vec::new(),
+        try_text: None,
+        try_near: None,
         keep_postgres: false,
         queries: 250,
         rounds: 3,
@@ -101,6 +107,8 @@ fn options() -> Options {
             }
             "--per-query" => o.relevance_per_query = true,
             "--explain" => o.explain = value().split(',').map(str::to_owned).collect(),
+            "--try" => o.try_text = Some(value()),
+            "--near" => o.try_near = Some(value()),
             "--keep-postgres" => o.keep_postgres = true,
             _ => usage(),
         }
@@ -421,6 +429,36 @@ async fn bench_relevance(o: &Options, taxonomy: &Taxonomy, gazetteer: &Gazetteer
     let index = SearchIndex::in_memory(api::indexing::need_terms(taxonomy), &api::state::search_vocabulary())?;
     index.rebuild(docs.clone().into_iter(), 0, |_| {})?;
     let names: std::collections::HashMap<uuid::Uuid, String> = docs.iter().map(|d| (d.id, d.name.clone())).collect();
+    if let Some(text) = &o.try_text {
+        let point = match &o.try_near {
+            Some(near) => {
+                let place = gazetteer
+                    .resolve(near)
+                    .with_context(|| format!("unknown place {near}"))?;
+                Some((place.latitude, place.longitude))
+            }
+            None => None,
+        };
+        let results = index.search(&indexer::SearchQuery {
+            text: Some(text.clone()),
+            point,
+            radius_km: point.map(|_| 5.0),
+            limit: 10,
+            ..Default::default()
+        })?;
+        println!("`{text}` ({} found)", results.total);
+        for hit in &results.hits {
+            println!(
+                "  {:6.3} {:>8} {} {:?} {:?}",
+                hit.score,
+                hit.distance_km.map(|d| format!("{d:.2}km")).unwrap_or_default(),
+                names.get(&hit.id).map_or("?", String::as_str),
+                hit.why.matched_terms,
+                hit.why.needs
+            );
+        }
+        return Ok(());
+    }
     let baseline = if o.skip_postgres {
         None
     } else {
@@ -625,7 +663,9 @@ async fn main() -> anyhow::Result<()> {
         println!("- {}: {}", class.name(), pg::sql_shape(class));
     }
     if !o.skip_relevance {
-        bench_detection(200)?;
+        if o.try_text.is_none() {
+            bench_detection(200)?;
+        }
         bench_relevance(&o, &taxonomy, &gazetteer).await?;
     }
     for size in &o.sizes {

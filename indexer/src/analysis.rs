@@ -18,10 +18,12 @@ pub const DA_PLAIN: &str = "bb_da_plain";
 pub const EN: &str = "bb_en";
 /// Lowercasing + folding only (no stemming), for typo-tolerant matching of words as typed.
 pub const FOLD: &str = "bb_fold";
+/// Lowercasing only: the words as written, for spelling correction.
+pub const WORDS: &str = "bb_words";
 
 /// Bump when the analysis chain changes so that indexes built with an older chain are reported
 /// as needing a rebuild (see `SearchIndex::applied_seq`).
-const ANALYSIS_VERSION: u32 = 2;
+const ANALYSIS_VERSION: u32 = 3;
 
 /// Small built-in Danish vocabulary of the social-services domain, used (together with the needs'
 /// labels and synonyms) as the dictionary for compound splitting. Lowercase word forms.
@@ -295,6 +297,27 @@ pub fn tokens(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     out
 }
 
+/// Whether `word` is two or more other words of `dict` (each of at least three letters) written together.
+fn made_of_others(word: &str, dict: &BTreeSet<String>) -> bool {
+    let boundaries: Vec<usize> = word.char_indices().map(|(i, _)| i).chain([word.len()]).collect();
+    // reachable[i]: word[..boundaries[i]] is a sequence of dictionary words, counting how many
+    let mut parts: Vec<Option<usize>> = vec![None; boundaries.len()];
+    parts[0] = Some(0);
+    for end in 1..boundaries.len() {
+        for start in 0..end {
+            if end - start < 3 {
+                continue;
+            }
+            if let Some(n) = parts[start]
+                && dict.contains(&word[boundaries[start]..boundaries[end]])
+            {
+                parts[end] = Some(parts[end].map_or(n + 1, |m| m.max(n + 1)));
+            }
+        }
+    }
+    parts[boundaries.len() - 1].is_some_and(|n| n >= 2)
+}
+
 fn fnv1a(hash: &mut u64, bytes: &[u8]) {
     for b in bytes {
         *hash ^= u64::from(*b);
@@ -342,6 +365,10 @@ impl Analyzers {
                 dict.insert(form);
             }
         }
+        // A compound in the dictionary would be kept whole ("gældsrådgivning" is a word of the bridge): keep only
+        // words that are not made of other words of the dictionary, so that it splits into "gælds" + "rådgivning".
+        let whole: BTreeSet<String> = dict.iter().filter(|w| made_of_others(w, &dict)).cloned().collect();
+        dict.retain(|w| !whole.contains(w));
         let mut fingerprint = 0xcbf2_9ce4_8422_2325u64;
         fnv1a(&mut fingerprint, &ANALYSIS_VERSION.to_le_bytes());
         for word in &dict {
@@ -398,6 +425,7 @@ impl Analyzers {
         manager.register(DA_PLAIN, self.da_plain.clone());
         manager.register(EN, self.en.clone());
         manager.register(FOLD, self.fold.clone());
+        manager.register(WORDS, self.words.clone());
     }
 }
 
@@ -423,6 +451,21 @@ mod tests {
         assert!(q.iter().all(|x| t.contains(x)), "{t:?} {q:?}");
         let t = tokens(&mut a.da, "Gældsrådgivning");
         let q = tokens(&mut a.da, "gæld");
+        assert!(q.iter().all(|x| t.contains(x)), "{t:?} {q:?}");
+        // also when the compound itself is one of the extra words
+        let mut a = Analyzers::new(
+            &[],
+            &[
+                "gældsrådgivning".to_owned(),
+                "madudlevering".to_owned(),
+                "udlevering".to_owned(),
+            ],
+        )
+        .unwrap();
+        let t = tokens(&mut a.da, "Gældsrådgivning");
+        assert!(q.iter().all(|x| t.contains(x)), "{t:?} {q:?}");
+        let t = tokens(&mut a.da, "Madudlevering");
+        let q = tokens(&mut a.da, "mad");
         assert!(q.iter().all(|x| t.contains(x)), "{t:?} {q:?}");
     }
 }

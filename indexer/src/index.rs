@@ -13,11 +13,12 @@ use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocSet, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 
-use crate::analysis::Analyzers;
+use crate::analysis::{Analyzers, tokens};
 use crate::collect::{Areas, Candidate, SearchCollector};
 use crate::geo_util::{decode_area, haversine_km};
 use crate::query::{self, Built, Expansions, NeedMatcher};
 use crate::schema::{Fields, Meta, build_schema, to_document};
+use crate::spelling;
 use crate::{Error, Hit, NeedTerms, Result, SearchQuery, SearchResults, ServiceDoc, Vocabulary, Why};
 
 /// Two indexing threads (the machines we run on have two cores) sharing 100 MB before a segment is flushed:
@@ -246,7 +247,32 @@ impl SearchIndex {
         // A word found as typed somewhere in the index is taken as spelt right: typo matching (the costliest
         // part of a text query) runs only for words the index does not know.
         let known = |term: &Term| searcher.doc_freq(term).is_ok_and(|n| n > 0);
-        let built = query::build(q, &self.fields, &self.analyzers, &self.needs, &self.expansions, &known)?;
+        let corrections = match q.text.as_deref() {
+            Some(text) => {
+                let mut analyzers = self.analyzers.clone();
+                let words = self.expansions.content_words(&mut analyzers, text);
+                // a word known folded ("gaeldsraadgivning") or to the vocabulary is no misspelling
+                let known_folded = |word: &str| {
+                    let mut analyzers = self.analyzers.clone();
+                    tokens(&mut analyzers.fold, word).iter().any(|t| {
+                        [self.fields.name_fold, self.fields.description_fold]
+                            .into_iter()
+                            .any(|field| known(&Term::from_field_text(field, t)))
+                    }) || self.expansions.knows(&mut analyzers, word)
+                };
+                spelling::corrections(&searcher, self.fields.words, &words, &known_folded)?
+            }
+            None => HashMap::new(),
+        };
+        let built = query::build(
+            q,
+            &self.fields,
+            &self.analyzers,
+            &self.needs,
+            &self.expansions,
+            &corrections,
+            &known,
+        )?;
         let areas = self.areas.read().unwrap_or_else(PoisonError::into_inner).clone();
         let collector = SearchCollector {
             point: q.point,

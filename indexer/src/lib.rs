@@ -12,6 +12,7 @@ mod index;
 mod query;
 mod saturate;
 mod schema;
+mod spelling;
 mod vocabulary;
 
 use std::collections::BTreeMap;

@@ -17,6 +17,7 @@ use crate::analysis::{Analyzers, tokens};
 use crate::geo_util::bounding_box;
 use crate::saturate::SaturatedQuery;
 use crate::schema::{Fields, MINUTES_PER_DAY};
+use crate::spelling;
 use crate::{AgeGroup, Error, Gender, NeedDetector, NeedTerms, Result, SearchQuery, Vocabulary};
 
 /// Weight of a query word that is not among the words the need detector read a need from, when it read one:
@@ -270,6 +271,32 @@ impl Expansions {
         exp
     }
 
+    /// The words of `text` that can match (lowercase, stop words and "anyone" phrases left out), in order.
+    pub fn content_words(&self, an: &mut Analyzers, text: &str) -> Vec<String> {
+        let all_words = tokens(&mut an.words, text);
+        let folded: Vec<String> = all_words
+            .iter()
+            .map(|w| fold_word(&mut an.fold, w).pop().unwrap_or_default())
+            .collect();
+        let hidden = self.anyone_spans(&folded);
+        all_words
+            .into_iter()
+            .enumerate()
+            .filter(|(i, w)| !hidden.iter().any(|(start, end)| start <= i && i < end) && !self.is_stop_word(w))
+            .map(|(_, w)| w)
+            .collect()
+    }
+
+    /// Whether the vocabulary knows `word` (the need lexicon reads a need from it, the bridge translates it, or it
+    /// is a word form): such a word is not a misspelling even if no offer uses it.
+    pub fn knows(&self, an: &mut Analyzers, word: &str) -> bool {
+        let folded = fold_word(&mut an.fold, word).pop().unwrap_or_default();
+        self.forms.contains_key(&folded)
+            || tokens(&mut an.da, word).iter().any(|t| self.da_word.contains_key(t))
+            || tokens(&mut an.en, word).iter().any(|t| self.en_word.contains_key(t))
+            || self.detector.as_ref().is_some_and(|d| !d.detect(word, None).is_empty())
+    }
+
     fn is_stop_word(&self, word: &str) -> bool {
         tokens(&mut self.stop.clone(), word).is_empty()
     }
@@ -404,6 +431,7 @@ pub fn build(
     analyzers: &Analyzers,
     needs: &NeedMatcher,
     exp: &Expansions,
+    corrections: &HashMap<String, String>,
     known: &dyn Fn(&Term) -> bool,
 ) -> Result<Built> {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -415,31 +443,27 @@ pub fn build(
 
     if let Some(text) = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         let mut an = analyzers.clone();
-        let all_words = tokens(&mut an.words, text);
-        let folded_all: Vec<String> = all_words
+        let folded_all: Vec<String> = tokens(&mut an.words, text)
             .iter()
             .map(|w| fold_word(&mut an.fold, w).pop().unwrap_or_default())
             .collect();
-        // "min mand" (my husband) names nobody's group, and its words are no match words: the family is not
-        // looking for an offer about men
-        let hidden = exp.anyone_spans(&folded_all);
         audience = exp.audience(&folded_all).filter(|g| *g != Gender::Any);
         age_group = exp.age_group(&folded_all);
-        let all_words: Vec<String> = all_words
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| !hidden.iter().any(|(start, end)| start <= i && i < end))
-            .map(|(_, w)| w)
-            .collect();
-        // stop words never count as a match, in any field
-        let mut words: Vec<String> = all_words.into_iter().filter(|w| !exp.is_stop_word(w)).collect();
+        // stop words never count as a match, in any field; nor do the words of "min mand" (my husband): the family
+        // is not looking for an offer about men
+        let mut words = exp.content_words(&mut an, text);
         let mut seen = HashSet::new();
         let in_order = words.clone();
         words.retain(|w| seen.insert(w.clone()));
         words.truncate(MAX_WORDS);
 
         // needs the detector reads in the family's words, and the words it read them from
-        let detected = exp.detector.as_ref().map(|d| d.detect(text, None)).unwrap_or_default();
+        let corrected = spelling::corrected_text(text, corrections);
+        let detected = exp
+            .detector
+            .as_ref()
+            .map(|d| d.detect(&corrected, None))
+            .unwrap_or_default();
         let surest = detected.first().map_or(0.0, |d| d.score);
         let detected: Vec<_> = detected.into_iter().filter(|d| d.score >= surest / 2.0).collect();
         let trigger_words: HashSet<String> = detected
@@ -452,11 +476,13 @@ pub fn build(
         let mut da_all = HashSet::new();
         let mut en_all = HashSet::new();
         for word in &words {
-            let da = tokens(&mut an.da, word);
-            let en = tokens(&mut an.en, word);
-            let mut word_clauses_ = word_clauses(word, f, &mut an, 1.0);
+            // a misspelt word is read as the word meant; the typo clauses below still look at it as typed
+            let meant = corrections.get(word).unwrap_or(word);
+            let da = tokens(&mut an.da, meant);
+            let en = tokens(&mut an.en, meant);
+            let mut word_clauses_ = word_clauses(meant, f, &mut an, 1.0);
             // another form of the word, or its translation, counts as the word
-            let folded = fold_word(&mut an.fold, word).pop().unwrap_or_default();
+            let folded = fold_word(&mut an.fold, meant).pop().unwrap_or_default();
             let mut alternatives: Vec<String> = exp.other_forms(&folded);
             if da.len() == 1 {
                 alternatives.extend(exp.da_word.get(&da[0]).into_iter().flatten().cloned());
@@ -466,7 +492,7 @@ pub fn build(
             }
             alternatives.sort();
             alternatives.dedup();
-            for alternative in alternatives.iter().filter(|a| *a != word) {
+            for alternative in alternatives.iter().filter(|a| *a != meant) {
                 if let Some(query) = phrase_query(alternative, f, &mut an, exp, BRIDGE_BOOST) {
                     word_clauses_.push((Occur::Should, query));
                 }
@@ -516,7 +542,7 @@ pub fn build(
                 Box::new(BooleanQuery::new(word_clauses_)),
                 WORD_SATURATION,
             ));
-            if !detected.is_empty() && !trigger_words.contains(word) {
+            if !detected.is_empty() && !trigger_words.contains(meant) {
                 word_query = Box::new(BoostQuery::new(word_query, OTHER_WORD_BOOST));
             }
             should.push((Occur::Should, word_query.box_clone()));

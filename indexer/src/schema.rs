@@ -8,7 +8,7 @@ use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 
-use crate::analysis::{DA, DA_PLAIN, EN, FOLD};
+use crate::analysis::{DA, DA_PLAIN, EN, FOLD, WORDS};
 use crate::geo_util::{area_bbox, encode_area};
 use crate::{Error, Result, ServiceDoc};
 
@@ -38,6 +38,9 @@ pub struct Fields {
     // text (lowercased + folded, unstemmed, for typo tolerance)
     pub name_fold: Field,
     pub description_fold: Field,
+    /// name and description lowercased only (no stemming, no folding; no scoring): the words as written, for
+    /// spelling correction
+    pub words: Field,
     // filters / facets
     pub need: Field,
     pub need_top: Field,
@@ -92,6 +95,14 @@ pub fn build_schema() -> (Schema, Fields) {
         description_en: b.add_text_field("description_en", text(EN, false)),
         name_fold: b.add_text_field("name_fold", text(FOLD, false)),
         description_fold: b.add_text_field("description_fold", text(FOLD, false)),
+        words: b.add_text_field(
+            "words",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(WORDS)
+                    .set_index_option(IndexRecordOption::Basic),
+            ),
+        ),
         need: b.add_text_field("need", STRING | FAST),
         need_top: b.add_text_field("need_top", STRING | FAST),
         lang: b.add_text_field("lang", STRING | FAST),
@@ -168,9 +179,15 @@ pub fn to_document(f: &Fields, doc: &ServiceDoc) -> Result<TantivyDocument> {
     d.add_u64(f.id_hi, hi);
     d.add_u64(f.id_lo, lo);
     for (fields, value) in [
-        (&[f.name, f.name_plain, f.name_en, f.name_fold][..], &doc.name),
+        (&[f.name, f.name_plain, f.name_en, f.name_fold, f.words][..], &doc.name),
         (
-            &[f.description, f.description_plain, f.description_en, f.description_fold][..],
+            &[
+                f.description,
+                f.description_plain,
+                f.description_en,
+                f.description_fold,
+                f.words,
+            ][..],
             &doc.description,
         ),
         (&[f.organization][..], &doc.organization_name),

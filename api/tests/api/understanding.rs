@@ -36,7 +36,24 @@ fn items(results: &Value) -> &Vec<Value> {
     results["items"].as_array().unwrap()
 }
 
+/// The first `top` names, with score and why (for failure messages).
 fn names(results: &Value, top: usize) -> Vec<String> {
+    items(results)
+        .iter()
+        .take(top)
+        .map(|hit| {
+            format!(
+                "{} ({}, {}, {})",
+                hit["name"].as_str().unwrap(),
+                hit["score"],
+                hit["why"]["matched_terms"],
+                hit["why"]["needs"]
+            )
+        })
+        .collect()
+}
+
+fn names_only(results: &Value, top: usize) -> Vec<String> {
     items(results)
         .iter()
         .take(top)
@@ -67,9 +84,9 @@ async fn family_words_find_the_needs_they_name(app: TestApp) {
         names(&results, 5)
     );
 
-    // a women's shelter among the first for "domestic violence shelter"
+    // women's shelters among the first for "domestic violence shelter"
     let results = search(&app, &q("domestic violence shelter")).await;
-    let top = names(&results, 3);
+    let top = names_only(&results, 5);
     assert!(
         top.iter().any(|n| n.contains("Kvindehuset") || n.contains("kvinder")),
         "{top:?}"
@@ -104,7 +121,7 @@ async fn stop_words_never_match(app: TestApp) {
         }
     }
     let results = search(&app, &q("hun er ensom og vil gerne i et kvindenetværk")).await;
-    let top = names(&results, 5);
+    let top = names_only(&results, 5);
     assert!(
         top.iter().all(|n| !n.contains("CV") && !n.contains("gymnastik")),
         "{top:?}"
@@ -145,7 +162,7 @@ async fn irregular_forms_and_split_compounds_match(app: TestApp) {
     );
 
     let results = search(&app, &q("sprog cafe")).await;
-    let top = names(&results, 3);
+    let top = names_only(&results, 3);
     assert!(top.iter().all(|n| n.starts_with("Sprogcafé")), "{top:?}");
 
     let results = search(&app, &q("lektie hjælp")).await;
