@@ -602,7 +602,7 @@ pub fn build(
             });
         }
         for need in detected {
-            query_needs.extend(need.sub_codes.into_iter().take(1));
+            query_needs.extend(need.sub_codes);
             query_needs.push(need.code);
         }
         query_needs.sort();
