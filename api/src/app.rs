@@ -16,7 +16,7 @@ use crate::catalog::CatalogApi;
 use crate::directory::DirectoryApi;
 use crate::hsds::HsdsApi;
 use crate::metrics::route_label;
-use crate::problem::{problem_response, render_error};
+use crate::problem::{problem_response, render_error, with_instance};
 use crate::referrals::ReferralApi;
 use crate::search::SearchApi;
 use crate::state::AppState;
@@ -189,9 +189,10 @@ pub fn build_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     .around(move |next, req| {
         let state = metrics_state.clone();
         async move {
-            let route = route_label(req.uri().path());
+            let path = req.uri().path().to_owned();
+            let route = route_label(&path);
             let start = Instant::now();
-            let response = next.call(req).await?.into_response();
+            let response = with_instance(&path, next.call(req).await?.into_response()).await;
             state
                 .metrics
                 .observe(&route, response.status().as_u16(), start.elapsed());

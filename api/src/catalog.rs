@@ -145,7 +145,12 @@ pub struct CatalogApi {
 #[OpenApi(prefix_path = "/v1")]
 impl CatalogApi {
     /// The needs taxonomy
-    #[oai(path = "/needs", method = "get", tag = "CatalogTag::Reference")]
+    #[oai(
+        path = "/needs",
+        method = "get",
+        tag = "CatalogTag::Reference",
+        operation_id = "listNeeds"
+    )]
     async fn needs(&self) -> ApiResult<Json<NeedList>> {
         Ok(Json(NeedList {
             items: self.state.taxonomy.items.iter().map(Need::from).collect(),
@@ -159,7 +164,12 @@ impl CatalogApi {
     /// any inflection, in Danish compounds and without æ/ø/å; a negation cancels them ("han har ikke problemer
     /// med gæld" names no need), except for what a family can lack ("ingen venner", "no job"). The lexicon is
     /// `seed-data/need-lexicon.json`.
-    #[oai(path = "/needs/detect", method = "post", tag = "CatalogTag::Reference")]
+    #[oai(
+        path = "/needs/detect",
+        method = "post",
+        tag = "CatalogTag::Reference",
+        operation_id = "detectNeeds"
+    )]
     async fn detect_needs(&self, body: Json<DetectRequest>) -> ApiResult<Json<DetectedNeedList>> {
         let request = body.0;
         if request.text.chars().count() > MAX_QUERY_CHARS {
@@ -194,7 +204,12 @@ impl CatalogApi {
     /// Find places by name or postcode
     ///
     /// Case- and spelling-insensitive ("Arhus", "aarhus" and "Århus" are one place); best match first.
-    #[oai(path = "/places", method = "get", tag = "CatalogTag::Reference")]
+    #[oai(
+        path = "/places",
+        method = "get",
+        tag = "CatalogTag::Reference",
+        operation_id = "findPlaces"
+    )]
     async fn places(&self, q: Query<String>, limit: Query<Option<u32>>) -> ApiResult<Json<PlaceList>> {
         if q.0.chars().count() > 100 {
             return Err(ApiError::BadRequest("q must be at most 100 characters".into()).into());
@@ -221,7 +236,12 @@ impl CatalogApi {
     ///
     /// Ordered by `seq`; resume with `after=<next>`. Soft deletes appear as `delete` operations, so a mirror
     /// can follow the directory exactly.
-    #[oai(path = "/changes", method = "get", tag = "CatalogTag::Reference")]
+    #[oai(
+        path = "/changes",
+        method = "get",
+        tag = "CatalogTag::Reference",
+        operation_id = "listChanges"
+    )]
     async fn changes(&self, after: Query<Option<i64>>, limit: Query<Option<u64>>) -> ApiResult<Json<ChangeFeed>> {
         let after = after.0.unwrap_or(0);
         let limit = limit.0.unwrap_or(100);

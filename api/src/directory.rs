@@ -315,7 +315,12 @@ impl DirectoryApi {
 #[OpenApi(prefix_path = "/v1")]
 impl DirectoryApi {
     /// List organizations
-    #[oai(path = "/organizations", method = "get", tag = "DirectoryTag::Organizations")]
+    #[oai(
+        path = "/organizations",
+        method = "get",
+        tag = "DirectoryTag::Organizations",
+        operation_id = "listOrganizations"
+    )]
     async fn list_organizations(
         &self,
         page: Query<Option<u64>>,
@@ -337,14 +342,24 @@ impl DirectoryApi {
     }
 
     /// Get an organization
-    #[oai(path = "/organizations/:id", method = "get", tag = "DirectoryTag::Organizations")]
+    #[oai(
+        path = "/organizations/:id",
+        method = "get",
+        tag = "DirectoryTag::Organizations",
+        operation_id = "getOrganization"
+    )]
     async fn get_organization(&self, id: Path<Uuid>) -> ApiResult<Record<Organization>> {
         let stored = self.state.store.get_organization(id.0).await?;
         Ok(Self::organization_record(stored, false))
     }
 
     /// Create an organization (admin)
-    #[oai(path = "/organizations", method = "post", tag = "DirectoryTag::Organizations")]
+    #[oai(
+        path = "/organizations",
+        method = "post",
+        tag = "DirectoryTag::Organizations",
+        operation_id = "createOrganization"
+    )]
     async fn create_organization(&self, auth: Auth, body: Json<OrganizationInput>) -> ApiResult<Record<Organization>> {
         let caller = auth.caller();
         let stored = self.writes(&caller).create_organization(body.0.into()).await?;
@@ -352,7 +367,12 @@ impl DirectoryApi {
     }
 
     /// Replace an organization
-    #[oai(path = "/organizations/:id", method = "put", tag = "DirectoryTag::Organizations")]
+    #[oai(
+        path = "/organizations/:id",
+        method = "put",
+        tag = "DirectoryTag::Organizations",
+        operation_id = "putOrganization"
+    )]
     async fn put_organization(
         &self,
         auth: Auth,
@@ -365,7 +385,12 @@ impl DirectoryApi {
     }
 
     /// Change some fields of an organization (JSON merge patch)
-    #[oai(path = "/organizations/:id", method = "patch", tag = "DirectoryTag::Organizations")]
+    #[oai(
+        path = "/organizations/:id",
+        method = "patch",
+        tag = "DirectoryTag::Organizations",
+        operation_id = "patchOrganization"
+    )]
     async fn patch_organization(
         &self,
         auth: Auth,
@@ -382,7 +407,12 @@ impl DirectoryApi {
     }
 
     /// Deactivate an organization (soft delete)
-    #[oai(path = "/organizations/:id", method = "delete", tag = "DirectoryTag::Organizations")]
+    #[oai(
+        path = "/organizations/:id",
+        method = "delete",
+        tag = "DirectoryTag::Organizations",
+        operation_id = "deleteOrganization"
+    )]
     async fn delete_organization(
         &self,
         auth: Auth,
@@ -401,7 +431,12 @@ impl DirectoryApi {
     }
 
     /// List locations
-    #[oai(path = "/locations", method = "get", tag = "DirectoryTag::Locations")]
+    #[oai(
+        path = "/locations",
+        method = "get",
+        tag = "DirectoryTag::Locations",
+        operation_id = "listLocations"
+    )]
     async fn list_locations(
         &self,
         auth: Auth,
@@ -426,14 +461,24 @@ impl DirectoryApi {
     }
 
     /// Get a location
-    #[oai(path = "/locations/:id", method = "get", tag = "DirectoryTag::Locations")]
+    #[oai(
+        path = "/locations/:id",
+        method = "get",
+        tag = "DirectoryTag::Locations",
+        operation_id = "getLocation"
+    )]
     async fn get_location(&self, auth: Auth, id: Path<Uuid>) -> ApiResult<Record<Location>> {
         let stored = self.state.store.get_location(id.0).await?;
         Ok(Self::location_record(stored, &auth.caller(), false))
     }
 
     /// Create a location (admin, or partner for its own organization)
-    #[oai(path = "/locations", method = "post", tag = "DirectoryTag::Locations")]
+    #[oai(
+        path = "/locations",
+        method = "post",
+        tag = "DirectoryTag::Locations",
+        operation_id = "createLocation"
+    )]
     async fn create_location(&self, auth: Auth, body: Json<LocationInput>) -> ApiResult<Record<Location>> {
         let caller = auth.caller();
         let stored = self.writes(&caller).create_location(body.0.into()).await?;
@@ -441,7 +486,12 @@ impl DirectoryApi {
     }
 
     /// Replace a location
-    #[oai(path = "/locations/:id", method = "put", tag = "DirectoryTag::Locations")]
+    #[oai(
+        path = "/locations/:id",
+        method = "put",
+        tag = "DirectoryTag::Locations",
+        operation_id = "putLocation"
+    )]
     async fn put_location(
         &self,
         auth: Auth,
@@ -454,7 +504,12 @@ impl DirectoryApi {
     }
 
     /// Change some fields of a location (JSON merge patch)
-    #[oai(path = "/locations/:id", method = "patch", tag = "DirectoryTag::Locations")]
+    #[oai(
+        path = "/locations/:id",
+        method = "patch",
+        tag = "DirectoryTag::Locations",
+        operation_id = "patchLocation"
+    )]
     async fn patch_location(
         &self,
         auth: Auth,
@@ -470,7 +525,12 @@ impl DirectoryApi {
     }
 
     /// Deactivate a location (soft delete)
-    #[oai(path = "/locations/:id", method = "delete", tag = "DirectoryTag::Locations")]
+    #[oai(
+        path = "/locations/:id",
+        method = "delete",
+        tag = "DirectoryTag::Locations",
+        operation_id = "deleteLocation"
+    )]
     async fn delete_location(
         &self,
         auth: Auth,
@@ -494,7 +554,12 @@ impl DirectoryApi {
     /// One service, an array of services, or organizations with nested `services`. Upserts by `id`;
     /// importing the same document twice changes nothing. An invalid document is rejected whole with every
     /// error listed; nothing is stored.
-    #[oai(path = "/import/hsds", method = "post", tag = "DirectoryTag::Services")]
+    #[oai(
+        path = "/import/hsds",
+        method = "post",
+        tag = "DirectoryTag::Services",
+        operation_id = "importHsds"
+    )]
     async fn import_hsds(&self, auth: Auth, body: Json<serde_json::Value>) -> ApiResult<Json<ImportReport>> {
         auth.caller().require(&[Role::Admin])?;
         let report = self.state.store.import_hsds(&body.0).await?;
@@ -503,7 +568,12 @@ impl DirectoryApi {
     }
 
     /// List services
-    #[oai(path = "/services", method = "get", tag = "DirectoryTag::Services")]
+    #[oai(
+        path = "/services",
+        method = "get",
+        tag = "DirectoryTag::Services",
+        operation_id = "listServices"
+    )]
     async fn list_services(
         &self,
         page: Query<Option<u64>>,
@@ -526,14 +596,24 @@ impl DirectoryApi {
     }
 
     /// Get a service
-    #[oai(path = "/services/:id", method = "get", tag = "DirectoryTag::Services")]
+    #[oai(
+        path = "/services/:id",
+        method = "get",
+        tag = "DirectoryTag::Services",
+        operation_id = "getService"
+    )]
     async fn get_service(&self, id: Path<Uuid>) -> ApiResult<Record<Service>> {
         let stored = self.state.store.get_service(id.0).await?;
         Ok(Self::service_record(stored, false))
     }
 
     /// Create a service (admin, or partner for its own organization)
-    #[oai(path = "/services", method = "post", tag = "DirectoryTag::Services")]
+    #[oai(
+        path = "/services",
+        method = "post",
+        tag = "DirectoryTag::Services",
+        operation_id = "createService"
+    )]
     async fn create_service(&self, auth: Auth, body: Json<ServiceInput>) -> ApiResult<Record<Service>> {
         let caller = auth.caller();
         let stored = self.writes(&caller).create_service(body.0.into()).await?;
@@ -541,7 +621,12 @@ impl DirectoryApi {
     }
 
     /// Replace a service
-    #[oai(path = "/services/:id", method = "put", tag = "DirectoryTag::Services")]
+    #[oai(
+        path = "/services/:id",
+        method = "put",
+        tag = "DirectoryTag::Services",
+        operation_id = "putService"
+    )]
     async fn put_service(
         &self,
         auth: Auth,
@@ -554,7 +639,12 @@ impl DirectoryApi {
     }
 
     /// Change some fields of a service (JSON merge patch)
-    #[oai(path = "/services/:id", method = "patch", tag = "DirectoryTag::Services")]
+    #[oai(
+        path = "/services/:id",
+        method = "patch",
+        tag = "DirectoryTag::Services",
+        operation_id = "patchService"
+    )]
     async fn patch_service(
         &self,
         auth: Auth,
@@ -570,7 +660,12 @@ impl DirectoryApi {
     }
 
     /// Deactivate a service (soft delete)
-    #[oai(path = "/services/:id", method = "delete", tag = "DirectoryTag::Services")]
+    #[oai(
+        path = "/services/:id",
+        method = "delete",
+        tag = "DirectoryTag::Services",
+        operation_id = "deleteService"
+    )]
     async fn delete_service(
         &self,
         auth: Auth,

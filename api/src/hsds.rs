@@ -820,7 +820,7 @@ impl HsdsApi {
     /// About this HSDS API
     ///
     /// The HSDS version, the profile and where the OpenAPI document is.
-    #[oai(path = "/", method = "get", tag = "HsdsTag::Hsds")]
+    #[oai(path = "/", method = "get", tag = "HsdsTag::Hsds", operation_id = "hsdsAbout")]
     async fn about(&self, req: &poem::Request) -> Json<Value> {
         let openapi_url = match req
             .headers()
@@ -839,7 +839,12 @@ impl HsdsApi {
     /// `postcode` (+ `proximity` in metres, default 5000) use the search engine and return active services
     /// only, best match or nearest first. `minimal` gives id, name, status and `last_modified`; `full`
     /// nests everything. `format=ndjson` streams every matching service, one per line, unpaged.
-    #[oai(path = "/services", method = "get", tag = "HsdsTag::Hsds")]
+    #[oai(
+        path = "/services",
+        method = "get",
+        tag = "HsdsTag::Hsds",
+        operation_id = "hsdsListServices"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn services(
         &self,
@@ -889,7 +894,12 @@ impl HsdsApi {
     }
 
     /// One HSDS service, fully nested
-    #[oai(path = "/services/:id", method = "get", tag = "HsdsTag::Hsds")]
+    #[oai(
+        path = "/services/:id",
+        method = "get",
+        tag = "HsdsTag::Hsds",
+        operation_id = "hsdsGetService"
+    )]
     async fn service(&self, auth: Auth, id: Path<Uuid>) -> ApiResult<Json<Value>> {
         let caller = auth.caller();
         let service = self.state.store.get_service(id.0).await?;
@@ -901,7 +911,12 @@ impl HsdsApi {
     ///
     /// Active organizations in id order. `search` finds organizations whose services match. With `full`
     /// or `full_service` each organization nests its services (minimal, or fully with `full_service`).
-    #[oai(path = "/organizations", method = "get", tag = "HsdsTag::Hsds")]
+    #[oai(
+        path = "/organizations",
+        method = "get",
+        tag = "HsdsTag::Hsds",
+        operation_id = "hsdsListOrganizations"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn organizations(
         &self,
@@ -957,7 +972,12 @@ impl HsdsApi {
     /// One HSDS organization with its services
     ///
     /// Services are minimal (id, name, status, last_modified) unless `full_service`.
-    #[oai(path = "/organizations/:id", method = "get", tag = "HsdsTag::Hsds")]
+    #[oai(
+        path = "/organizations/:id",
+        method = "get",
+        tag = "HsdsTag::Hsds",
+        operation_id = "hsdsGetOrganization"
+    )]
     async fn organization(
         &self,
         auth: Auth,
@@ -983,7 +1003,12 @@ impl HsdsApi {
     /// Each link of a service to an (active) location, with the location and the service. Filters as on
     /// `/hsds/services`; with `postcode` (+ `proximity` in metres) only links whose location lies within
     /// the distance, nearest first (confidential locations are left out for callers who may not see them).
-    #[oai(path = "/service_at_locations", method = "get", tag = "HsdsTag::Hsds")]
+    #[oai(
+        path = "/service_at_locations",
+        method = "get",
+        tag = "HsdsTag::Hsds",
+        operation_id = "hsdsListServiceAtLocations"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn service_at_locations(
         &self,
@@ -1060,7 +1085,12 @@ impl HsdsApi {
     }
 
     /// One HSDS service at location, fully nested
-    #[oai(path = "/service_at_locations/:id", method = "get", tag = "HsdsTag::Hsds")]
+    #[oai(
+        path = "/service_at_locations/:id",
+        method = "get",
+        tag = "HsdsTag::Hsds",
+        operation_id = "hsdsGetServiceAtLocation"
+    )]
     async fn service_at_location(&self, auth: Auth, id: Path<Uuid>) -> ApiResult<Json<Value>> {
         let caller = auth.caller();
         let link = self
@@ -1079,7 +1109,12 @@ impl HsdsApi {
     /// HSDS taxonomies
     ///
     /// `brobygger-needs` (the needs taxonomy) and `brobygger-flags` (capacity, who a service is for, confidential addresses).
-    #[oai(path = "/taxonomies", method = "get", tag = "HsdsTag::Hsds")]
+    #[oai(
+        path = "/taxonomies",
+        method = "get",
+        tag = "HsdsTag::Hsds",
+        operation_id = "hsdsListTaxonomies"
+    )]
     async fn taxonomies(
         &self,
         search: Query<Option<String>>,
@@ -1096,7 +1131,12 @@ impl HsdsApi {
     }
 
     /// One HSDS taxonomy
-    #[oai(path = "/taxonomies/:id", method = "get", tag = "HsdsTag::Hsds")]
+    #[oai(
+        path = "/taxonomies/:id",
+        method = "get",
+        tag = "HsdsTag::Hsds",
+        operation_id = "hsdsGetTaxonomy"
+    )]
     async fn taxonomy(&self, id: Path<Uuid>) -> ApiResult<Json<Value>> {
         taxonomies()
             .into_iter()
@@ -1109,7 +1149,12 @@ impl HsdsApi {
     ///
     /// Every need code (top-level terms and sub-terms with `parent_id`) and every flag. Term ids are
     /// `uuid5(ns, "term:<code>")` as in the seed data, so they are stable across instances.
-    #[oai(path = "/taxonomy_terms", method = "get", tag = "HsdsTag::Hsds")]
+    #[oai(
+        path = "/taxonomy_terms",
+        method = "get",
+        tag = "HsdsTag::Hsds",
+        operation_id = "hsdsListTaxonomyTerms"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn taxonomy_terms(
         &self,
@@ -1135,7 +1180,12 @@ impl HsdsApi {
     }
 
     /// One HSDS taxonomy term
-    #[oai(path = "/taxonomy_terms/:id", method = "get", tag = "HsdsTag::Hsds")]
+    #[oai(
+        path = "/taxonomy_terms/:id",
+        method = "get",
+        tag = "HsdsTag::Hsds",
+        operation_id = "hsdsGetTaxonomyTerm"
+    )]
     async fn taxonomy_term(&self, id: Path<Uuid>) -> ApiResult<Json<Value>> {
         self.terms()
             .into_iter()

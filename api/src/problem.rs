@@ -18,15 +18,51 @@ pub struct ProblemField {
 /// RFC 9457 problem details.
 #[derive(Clone, Debug, Object)]
 pub struct Problem {
-    /// A URI naming the kind of problem; `about:blank` when the status says it all.
+    /// A URI naming the kind of problem, stable for clients to branch on (see `docs/problems.md`):
+    /// `https://brobygger.example.org/problems/validation`, `…/not-found`, …
     #[oai(rename = "type")]
     pub kind: String,
     pub title: String,
     pub status: u16,
     pub detail: String,
-    /// Every invalid field, for validation problems.
-    #[oai(skip_serializing_if_is_empty)]
+    /// The path of the request that had the problem.
+    #[oai(skip_serializing_if_is_none)]
+    pub instance: Option<String>,
+    /// Every invalid field, for validation problems (422); absent otherwise.
+    #[oai(default, skip_serializing_if_is_empty)]
     pub errors: Vec<ProblemField>,
+}
+
+/// The kinds of problem and their `type` URIs, one per status the service answers with (`docs/problems.md`).
+pub const PROBLEM_TYPES: &[(u16, &str)] = &[
+    (400, "bad-request"),
+    (401, "unauthenticated"),
+    (403, "forbidden"),
+    (404, "not-found"),
+    (405, "method-not-allowed"),
+    (409, "conflict"),
+    (412, "precondition-failed"),
+    (413, "payload-too-large"),
+    (414, "uri-too-long"),
+    (415, "unsupported-media-type"),
+    (422, "validation"),
+    (429, "rate-limited"),
+    (500, "internal"),
+    (503, "unavailable"),
+];
+
+/// Where the problem kinds are named.
+pub const PROBLEM_TYPE_BASE: &str = "https://brobygger.example.org/problems/";
+
+/// The `type` URI of a problem with `status`; `about:blank` for a status without a kind of its own.
+pub fn problem_type(status: StatusCode) -> String {
+    PROBLEM_TYPES
+        .iter()
+        .find(|(code, _)| *code == status.as_u16())
+        .map_or_else(
+            || "about:blank".to_owned(),
+            |(_, kind)| format!("{PROBLEM_TYPE_BASE}{kind}"),
+        )
 }
 
 /// The errors an endpoint can answer with. Each variant maps to one status in `status()`.
@@ -72,9 +108,8 @@ impl ApiError {
 
     pub fn to_problem(&self) -> Problem {
         let status = self.status();
-        let (kind, detail, errors) = match self {
+        let (detail, errors) = match self {
             ApiError::Invalid(fields) => (
-                "https://brobygger.example.org/problems/validation",
                 format!("{} invalid field(s)", fields.len()),
                 fields
                     .iter()
@@ -87,19 +122,16 @@ impl ApiError {
             ApiError::Internal(cause) => {
                 // Logged, never shown: it may name tables, files or queries.
                 tracing::error!(%cause, "internal error");
-                (
-                    "about:blank",
-                    "an internal error occurred; it has been logged".to_owned(),
-                    vec![],
-                )
+                ("an internal error occurred; it has been logged".to_owned(), vec![])
             }
-            other => ("about:blank", other.to_string(), vec![]),
+            other => (other.to_string(), vec![]),
         };
         Problem {
-            kind: kind.to_owned(),
+            kind: problem_type(status),
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
             detail,
+            instance: None,
             errors,
         }
     }
@@ -133,34 +165,34 @@ impl From<entities::Error> for ApiError {
 pub enum ProblemResponse {
     /// Malformed request: bad JSON, wrong type, bad parameter.
     #[oai(status = 400, content_type = "application/problem+json")]
-    BadRequest(Json<Problem>),
+    BadRequest(Json<Box<Problem>>),
     /// Missing or unknown API key.
     #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
+    Unauthorized(Json<Box<Problem>>),
     /// The key's role or organization may not do this.
     #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
+    Forbidden(Json<Box<Problem>>),
     #[oai(status = 404, content_type = "application/problem+json")]
-    NotFound(Json<Problem>),
+    NotFound(Json<Box<Problem>>),
     #[oai(status = 409, content_type = "application/problem+json")]
-    Conflict(Json<Problem>),
+    Conflict(Json<Box<Problem>>),
     /// `If-Match` names a version that is no longer current.
     #[oai(status = 412, content_type = "application/problem+json")]
-    PreconditionFailed(Json<Problem>),
+    PreconditionFailed(Json<Box<Problem>>),
     #[oai(status = 413, content_type = "application/problem+json")]
-    PayloadTooLarge(Json<Problem>),
+    PayloadTooLarge(Json<Box<Problem>>),
     /// The document is well-formed but breaks a rule; `errors` lists each field.
     #[oai(status = 422, content_type = "application/problem+json")]
-    Unprocessable(Json<Problem>),
+    Unprocessable(Json<Box<Problem>>),
     #[oai(status = 500, content_type = "application/problem+json")]
-    Internal(Json<Problem>),
+    Internal(Json<Box<Problem>>),
     #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
+    Unavailable(Json<Box<Problem>>),
 }
 
 impl From<ApiError> for ProblemResponse {
     fn from(error: ApiError) -> Self {
-        let problem = Json(error.to_problem());
+        let problem = Json(Box::new(error.to_problem()));
         match error {
             ApiError::BadRequest(_) => ProblemResponse::BadRequest(problem),
             ApiError::Unauthorized(_) => ProblemResponse::Unauthorized(problem),
@@ -188,10 +220,11 @@ pub type ApiResult<T> = Result<T, ProblemResponse>;
 /// A bare problem response for errors raised outside the typed endpoints (routing, parsing, middleware).
 pub fn problem_response(status: StatusCode, detail: String) -> Response {
     let problem = Problem {
-        kind: "about:blank".into(),
+        kind: problem_type(status),
         title: status.canonical_reason().unwrap_or("Error").into(),
         status: status.as_u16(),
         detail,
+        instance: None,
         errors: vec![],
     };
     let body = poem_openapi::types::ToJSON::to_json(&problem).unwrap_or_default();
@@ -221,4 +254,54 @@ pub async fn render_error(error: poem::Error) -> Response {
         detail
     };
     problem_response(status, detail)
+}
+
+/// Adds the request path as `instance` to a problem+json response that has none (RFC 9457): the typed
+/// endpoints build their problems without knowing the path.
+pub async fn with_instance(path: &str, response: Response) -> Response {
+    let is_problem = response
+        .headers()
+        .get(poem::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(PROBLEM_JSON));
+    if !is_problem {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = body.into_bytes().await.unwrap_or_default();
+    let body = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(serde_json::Value::Object(mut problem)) => {
+            problem
+                .entry("instance")
+                .or_insert_with(|| serde_json::Value::String(path.to_owned()));
+            serde_json::Value::Object(problem).to_string().into_bytes()
+        }
+        _ => bytes.to_vec(),
+    };
+    Response::from_parts(parts, poem::Body::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_kind_has_its_own_type() {
+        let mut kinds: Vec<&str> = PROBLEM_TYPES.iter().map(|(_, kind)| *kind).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        assert_eq!(kinds.len(), PROBLEM_TYPES.len());
+        assert_eq!(
+            problem_type(StatusCode::UNPROCESSABLE_ENTITY),
+            "https://brobygger.example.org/problems/validation"
+        );
+        assert_eq!(problem_type(StatusCode::IM_A_TEAPOT), "about:blank");
+        let docs = include_str!("../../docs/problems.md");
+        for (status, kind) in PROBLEM_TYPES {
+            assert!(
+                docs.contains(&format!("| {status} | `{kind}` |")),
+                "docs/problems.md lacks {status} {kind}"
+            );
+        }
+    }
 }

@@ -724,7 +724,12 @@ impl ReferralApi {
     ///
     /// The receiving organization is the service's. A service whose capacity is `full` rejects the referral
     /// at once with reason `no-capacity`. Consent is required; a CPR number anywhere is refused (422).
-    #[oai(path = "/referrals", method = "post", tag = "ReferralTag::Referrals")]
+    #[oai(
+        path = "/referrals",
+        method = "post",
+        tag = "ReferralTag::Referrals",
+        operation_id = "createReferral"
+    )]
     async fn create_referral(&self, auth: Auth, body: Json<ReferralInput>) -> ApiResult<ReferralRecord> {
         let caller = auth.caller();
         let input = body.0;
@@ -760,7 +765,12 @@ impl ReferralApi {
     }
 
     /// List referrals: a caseworker's own, a partner's inbox, or all (admin)
-    #[oai(path = "/referrals", method = "get", tag = "ReferralTag::Referrals")]
+    #[oai(
+        path = "/referrals",
+        method = "get",
+        tag = "ReferralTag::Referrals",
+        operation_id = "listReferrals"
+    )]
     async fn list_referrals(
         &self,
         auth: Auth,
@@ -794,7 +804,12 @@ impl ReferralApi {
     }
 
     /// Get a referral; the receiving partner's first read marks it `received`
-    #[oai(path = "/referrals/:id", method = "get", tag = "ReferralTag::Referrals")]
+    #[oai(
+        path = "/referrals/:id",
+        method = "get",
+        tag = "ReferralTag::Referrals",
+        operation_id = "getReferral"
+    )]
     async fn get_referral(&self, auth: Auth, id: Path<Uuid>) -> ApiResult<ReferralRecord> {
         let caller = auth.caller();
         let (referral, actor) = Referrals {
@@ -810,7 +825,12 @@ impl ReferralApi {
     ///
     /// 409 for a step the state machine does not have, 403 for a step that is not the caller's to make,
     /// 412 when `If-Match` (or `version`) is stale, 422 for a missing or bad reason.
-    #[oai(path = "/referrals/:id/transitions", method = "post", tag = "ReferralTag::Referrals")]
+    #[oai(
+        path = "/referrals/:id/transitions",
+        method = "post",
+        tag = "ReferralTag::Referrals",
+        operation_id = "transitionReferral"
+    )]
     async fn transition(
         &self,
         auth: Auth,
@@ -830,7 +850,12 @@ impl ReferralApi {
     }
 
     /// A referral's status changes, oldest first
-    #[oai(path = "/referrals/:id/events", method = "get", tag = "ReferralTag::Referrals")]
+    #[oai(
+        path = "/referrals/:id/events",
+        method = "get",
+        tag = "ReferralTag::Referrals",
+        operation_id = "listReferralEvents"
+    )]
     async fn events(&self, auth: Auth, id: Path<Uuid>) -> ApiResult<Json<ReferralEventList>> {
         let caller = auth.caller();
         let events = Referrals {
@@ -858,7 +883,12 @@ impl ReferralApi {
     }
 
     /// The audit trail (admin)
-    #[oai(path = "/audit", method = "get", tag = "ReferralTag::Referrals")]
+    #[oai(
+        path = "/audit",
+        method = "get",
+        tag = "ReferralTag::Referrals",
+        operation_id = "listAuditEvents"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn audit_trail(
         &self,
@@ -905,7 +935,12 @@ impl ReferralApi {
     }
 
     /// Referral outcomes for the municipality (admin; JSON, or CSV with `Accept: text/csv`)
-    #[oai(path = "/reports/referrals", method = "get", tag = "ReferralTag::Referrals")]
+    #[oai(
+        path = "/reports/referrals",
+        method = "get",
+        tag = "ReferralTag::Referrals",
+        operation_id = "referralReport"
+    )]
     async fn report(
         &self,
         auth: Auth,

@@ -698,7 +698,12 @@ impl SearchApi {
     ///
     /// Free text in Danish or English (compounds, typos and synonyms handled), a point (`lat`+`lon` or
     /// `near`) with a radius, and filters. Only active services; one hit per service at its nearest location.
-    #[oai(path = "/search", method = "get", tag = "SearchTag::Search")]
+    #[oai(
+        path = "/search",
+        method = "get",
+        tag = "SearchTag::Search",
+        operation_id = "searchServices"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn search(
         &self,
@@ -758,7 +763,12 @@ impl SearchApi {
     /// family's languages rank higher within a group. A need given only as the family's words gets the offers
     /// for the needs those words name (as `/v1/needs/detect` finds them, listed in `detected`), those matching
     /// the naming words first; words that name no need are searched as they are.
-    #[oai(path = "/match", method = "post", tag = "SearchTag::Search")]
+    #[oai(
+        path = "/match",
+        method = "post",
+        tag = "SearchTag::Search",
+        operation_id = "matchFamily"
+    )]
     async fn match_family(&self, auth: Auth, body: Json<FamilyProfile>) -> ApiResult<Json<MatchResponse>> {
         let caller = auth.caller();
         let response = Search {

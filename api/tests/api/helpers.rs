@@ -183,12 +183,24 @@ pub async fn problem(response: Response, status: u16) -> Value {
         content_type.starts_with("application/problem+json"),
         "content type {content_type}"
     );
+    let path = response.url().path().to_owned();
     let body: Value = response.json().await.expect("problem body");
     assert_eq!(body["status"], status);
     assert!(
         body["title"].is_string() && body["type"].is_string() && body["detail"].is_string(),
         "{body}"
     );
+    // the stable type of this kind of problem (docs/problems.md), and where it happened
+    let kind = api::problem::problem_type(reqwest::StatusCode::from_u16(status).unwrap());
+    assert!(
+        kind.starts_with(api::problem::PROBLEM_TYPE_BASE),
+        "{status} has no type of its own"
+    );
+    assert_eq!(body["type"], kind.as_str(), "{body}");
+    assert_eq!(body["instance"], path.as_str(), "{body}");
+    if status != 422 {
+        assert!(body.get("errors").is_none(), "{body}");
+    }
     body
 }
 

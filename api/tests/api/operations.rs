@@ -16,6 +16,41 @@ async fn operational_endpoints_answer() {
     assert_eq!(ready["status"], "ready");
     let spec: Value = app.get("/openapi.json", None).await.json().await.unwrap();
     assert!(spec["paths"]["/v1/services"].is_object());
+    // every operation has a unique, readable operationId and a tag, for generated clients
+    let mut ids = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let id = operation["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            assert!(
+                id.chars().next().is_some_and(|c| c.is_ascii_lowercase()) && !id.contains('_'),
+                "{id}"
+            );
+            assert!(
+                operation["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                "{method} {path}"
+            );
+            ids.push(id.to_owned());
+        }
+    }
+    let count = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "operationIds repeat");
+    assert!(ids.contains(&"searchServices".to_owned()) && ids.contains(&"createReferral".to_owned()));
+    // a problem's `errors` is only there for validation problems, so clients must not require it
+    let problem = &spec["components"]["schemas"]["Problem"];
+    let required: Vec<&str> = problem["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        !required.contains(&"errors") && !required.contains(&"instance"),
+        "{problem}"
+    );
     let docs = app.get("/docs", None).await;
     assert_eq!(docs.status(), 200);
     assert!(docs.text().await.unwrap().contains("swagger"));
