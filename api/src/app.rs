@@ -16,6 +16,7 @@ use crate::catalog::CatalogApi;
 use crate::directory::DirectoryApi;
 use crate::hsds::HsdsApi;
 use crate::metrics::route_label;
+use crate::plans::PlanApi;
 use crate::problem::{problem_response, render_error, with_instance};
 use crate::referrals::ReferralApi;
 use crate::search::SearchApi;
@@ -36,7 +37,7 @@ pub struct Config {
 }
 
 /// Every OpenAPI endpoint group of the service; add a new group here.
-pub type Apis = (DirectoryApi, SearchApi, CatalogApi, ReferralApi, HsdsApi);
+pub type Apis = (DirectoryApi, SearchApi, CatalogApi, ReferralApi, PlanApi, HsdsApi);
 
 fn apis(state: Arc<AppState>) -> Apis {
     (
@@ -44,6 +45,7 @@ fn apis(state: Arc<AppState>) -> Apis {
         SearchApi { state: state.clone() },
         CatalogApi { state: state.clone() },
         ReferralApi { state: state.clone() },
+        PlanApi { state: state.clone() },
         HsdsApi { state },
     )
 }

@@ -14,6 +14,7 @@ pub mod generate;
 pub mod hsds;
 pub mod indexing;
 pub mod metrics;
+pub mod plans;
 pub mod problem;
 pub mod referrals;
 pub mod search;

@@ -13,6 +13,7 @@ pub mod invites;
 pub mod keys;
 pub mod migration;
 pub mod people;
+pub mod plans;
 pub mod referral_rules;
 pub mod referrals;
 pub mod store;

@@ -41,7 +41,7 @@ pub const MAX_NEEDS: usize = 20;
 /// How the family prefers to be contacted.
 pub const CONTACT_PREFERENCES: [&str; 6] = ["phone", "sms", "email", "letter", "in-person", "via-caseworker"];
 
-const CPR_REFUSED: &str = "must not contain a CPR number (refer families by your own case reference)";
+pub(crate) const CPR_REFUSED: &str = "must not contain a CPR number (refer families by your own case reference)";
 
 /// The server secret that keys the `family_ref` hashes. Never printed.
 #[derive(Clone)]
@@ -104,6 +104,27 @@ pub struct Consent {
     pub scope: String,
 }
 
+/// The family reference (a case reference, never a CPR number) and the family's consent, as referrals and family
+/// plans take them.
+pub(crate) fn check_family(check: &mut Checker, family_ref: &str, consent: Option<&Consent>, now: DateTime<Utc>) {
+    check.text("family_ref", family_ref.trim(), 1, FAMILY_REF_MAX_CHARS);
+    if contains_cpr(family_ref) {
+        check.fail("family_ref", CPR_REFUSED);
+    }
+    match consent {
+        None => check.fail("consent", "the family's consent is required (given_at, scope)"),
+        Some(consent) => {
+            check.text("consent/scope", &consent.scope, 1, REASON_MAX_CHARS);
+            if contains_cpr(&consent.scope) {
+                check.fail("consent/scope", CPR_REFUSED);
+            }
+            if consent.given_at > now + Duration::minutes(5) {
+                check.fail("consent/given_at", "must not be in the future");
+            }
+        }
+    }
+}
+
 /// A referral as a caseworker sends it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewReferral {
@@ -124,26 +145,11 @@ impl NewReferral {
     /// Everything that needs no database: lengths, CPR numbers, consent, codes.
     pub fn validate(&self, now: DateTime<Utc>) -> Result<(), Vec<FieldError>> {
         let mut check = Checker::default();
-        check.text("family_ref", self.family_ref.trim(), 1, FAMILY_REF_MAX_CHARS);
-        if contains_cpr(&self.family_ref) {
-            check.fail("family_ref", CPR_REFUSED);
-        }
+        check_family(&mut check, &self.family_ref, self.consent.as_ref(), now);
         if let Some(message) = &self.message {
             check.text("message", message, 0, MESSAGE_MAX_CHARS);
             if contains_cpr(message) {
                 check.fail("message", CPR_REFUSED);
-            }
-        }
-        match &self.consent {
-            None => check.fail("consent", "the family's consent is required (given_at, scope)"),
-            Some(consent) => {
-                check.text("consent/scope", &consent.scope, 1, REASON_MAX_CHARS);
-                if contains_cpr(&consent.scope) {
-                    check.fail("consent/scope", CPR_REFUSED);
-                }
-                if consent.given_at > now + Duration::minutes(5) {
-                    check.fail("consent/given_at", "must not be in the future");
-                }
             }
         }
         if self.needs.len() > MAX_NEEDS {

@@ -12,6 +12,7 @@ mod hsds;
 mod import;
 mod operations;
 mod partner_web;
+mod plans;
 mod referrals;
 mod search;
 mod understanding;

@@ -9,6 +9,7 @@ mod m20261126_000002_referrals;
 mod m20261201_000003_people;
 mod m20261201_000004_admin;
 mod m20261201_000005_service_gender;
+mod m20261201_000006_family_plans;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000003_people::Migration),
             Box::new(m20261201_000004_admin::Migration),
             Box::new(m20261201_000005_service_gender::Migration),
+            Box::new(m20261201_000006_family_plans::Migration),
         ]
     }
 }

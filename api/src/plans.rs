@@ -1,0 +1,573 @@
+//! `/v1/family-plans`: a family's plan with goals, quarterly follow-ups and the referrals that serve a goal
+//! (issue 17), and `/v1/goal-kinds`. Only caseworkers use plans, and only the owner's team sees one (404 for
+//! anyone else, as referrals); admins see aggregates only, so they get 403 here. Every read and write is
+//! audited.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entities::directory::Role;
+use entities::plans as domain;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use uuid::Uuid;
+
+use crate::auth::{Auth, Caller};
+use crate::problem::{ApiError, ApiResult};
+use crate::referrals::{Consent, Referrals};
+use crate::state::AppState;
+
+#[derive(Tags)]
+pub enum PlanTag {
+    /// Family plans: goals the family sets, follow-ups on them, and the referrals that serve them.
+    FamilyPlans,
+}
+
+/// A kind of goal and the scale its values are on.
+#[derive(Clone, Debug, Object)]
+pub struct GoalKind {
+    pub code: String,
+    pub label_da: String,
+    pub label_en: String,
+    /// `yes-no` (0 or 1), `percent` (0–100) or `score` (1–10).
+    pub scale: String,
+    /// `higher` or `lower`: which way is progress.
+    pub better: String,
+    /// Who a goal of this kind can be for: `parent`, `child`, `family`.
+    pub for_whom: Vec<String>,
+    /// The need whose offers serve such a goal.
+    pub need: Option<String>,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct GoalKindList {
+    pub items: Vec<GoalKind>,
+}
+
+/// A goal as the caseworker sets it with the family.
+#[derive(Clone, Debug, Object)]
+pub struct GoalInput {
+    /// A code from `/v1/goal-kinds`.
+    pub kind: String,
+    /// What the goal is, for kind `other` (no names).
+    pub other_text: Option<String>,
+    /// `parent`, `child` or `family`: never a name.
+    pub for_whom: String,
+    /// Where the family is now, on the kind's scale.
+    pub baseline: f64,
+    pub target: f64,
+    pub target_date: NaiveDate,
+}
+
+/// A family plan as the caseworker makes it. No names or CPR numbers anywhere: a CPR number is refused.
+#[derive(Clone, Debug, Object)]
+pub struct PlanInput {
+    /// Your own case reference for the family; stored only as a keyed hash (as referrals).
+    pub family_ref: String,
+    /// The family's biggest challenges, in its own words.
+    pub challenges: String,
+    /// Need codes (`POST /v1/needs/detect` suggests them from the challenges).
+    #[oai(default)]
+    pub needs: Vec<String>,
+    pub consent: Option<Consent>,
+    /// 1–5 goals.
+    pub goals: Vec<GoalInput>,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct FollowUpInput {
+    pub on_date: NaiveDate,
+    /// On the goal's scale.
+    pub value: f64,
+    /// A short note (no names; a CPR number is refused).
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct LinkInput {
+    /// A referral of yours (or your team's) for the same family reference.
+    pub referral_id: Uuid,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct FollowUp {
+    pub id: Uuid,
+    pub on_date: NaiveDate,
+    pub value: f64,
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct Goal {
+    pub id: Uuid,
+    pub kind: String,
+    pub other_text: Option<String>,
+    pub for_whom: String,
+    pub baseline: f64,
+    pub target: f64,
+    pub target_date: NaiveDate,
+    /// The latest follow-up's value, or the baseline.
+    pub current: f64,
+    /// Whether `current` reaches `target` in the kind's direction of progress.
+    pub met: bool,
+    /// A quarter after the last follow-up (or after the goal was set).
+    pub next_follow_up: NaiveDate,
+    /// Oldest first: the goal's line over time.
+    pub follow_ups: Vec<FollowUp>,
+    pub referral_ids: Vec<Uuid>,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct FamilyPlan {
+    pub id: Uuid,
+    pub challenges: String,
+    pub needs: Vec<String>,
+    pub consent: Consent,
+    /// The owner's team, whose caseworkers share the plan.
+    pub team: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub goals: Vec<Goal>,
+}
+
+impl From<domain::Plan> for FamilyPlan {
+    fn from(plan: domain::Plan) -> Self {
+        FamilyPlan {
+            id: plan.id,
+            challenges: plan.challenges,
+            needs: plan.needs,
+            consent: Consent {
+                given_at: plan.consent.given_at,
+                scope: plan.consent.scope,
+            },
+            team: plan.team,
+            created_at: plan.created_at,
+            updated_at: plan.updated_at,
+            goals: plan
+                .goals
+                .into_iter()
+                .map(|goal| Goal {
+                    current: goal.current(),
+                    met: goal.met(),
+                    next_follow_up: goal.next_follow_up(),
+                    id: goal.id,
+                    kind: goal.kind,
+                    other_text: goal.other_text,
+                    for_whom: goal.for_whom,
+                    baseline: goal.baseline,
+                    target: goal.target,
+                    target_date: goal.target_date,
+                    follow_ups: goal
+                        .follow_ups
+                        .into_iter()
+                        .map(|f| FollowUp {
+                            id: f.id,
+                            on_date: f.on_date,
+                            value: f.value,
+                            note: f.note,
+                        })
+                        .collect(),
+                    referral_ids: goal.referral_ids,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct FamilyPlanList {
+    pub items: Vec<FamilyPlan>,
+}
+
+/// A goal whose follow-up is due.
+#[derive(Clone, Debug, Object)]
+pub struct DueFollowUp {
+    pub plan_id: Uuid,
+    pub goal_id: Uuid,
+    pub kind: String,
+    pub for_whom: String,
+    pub due: NaiveDate,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct DueFollowUpList {
+    pub items: Vec<DueFollowUp>,
+}
+
+#[derive(ApiResponse)]
+pub enum PlanRecord {
+    #[oai(status = 200)]
+    Ok(Json<FamilyPlan>),
+    #[oai(status = 201)]
+    Created(Json<FamilyPlan>, #[oai(header = "Location")] String),
+}
+
+/// The plan rules as one caller may use them: who may see a plan, and the audit row of every read and write.
+/// Both the JSON API and the web app go through here.
+pub struct Plans<'a> {
+    pub state: &'a AppState,
+    pub caller: &'a Caller,
+}
+
+fn not_found(id: Uuid) -> ApiError {
+    ApiError::NotFound(format!("no family plan {id}"))
+}
+
+impl Plans<'_> {
+    fn require(&self) -> Result<Uuid, ApiError> {
+        self.caller.require(&[Role::Caseworker])?;
+        self.caller
+            .principal_id()
+            .ok_or_else(|| ApiError::Unauthorized("this endpoint needs an API key".into()))
+    }
+
+    async fn audit(&self, action: &str, id: Option<Uuid>) -> Result<(), ApiError> {
+        let caller = self.caller;
+        self.state
+            .store
+            .record_audit(
+                caller.key_id,
+                caller.person_id,
+                caller.role_name(),
+                caller.organization_id,
+                action,
+                "family_plan",
+                id,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Whether the caller may see `plan`: its owner, or a caseworker of the owner's team.
+    fn sees(&self, plan: &domain::Plan) -> bool {
+        Some(plan.owner_id) == self.caller.principal_id() || (plan.team.is_some() && plan.team == self.caller.team)
+    }
+
+    /// A plan the caller may see (404 otherwise), audited.
+    pub async fn get(&self, id: Uuid) -> Result<domain::Plan, ApiError> {
+        self.require()?;
+        let plan = match self.state.store.get_plan(id).await {
+            Err(entities::Error::NotFound { .. }) => return Err(not_found(id)),
+            other => other?,
+        };
+        if !self.sees(&plan) {
+            return Err(not_found(id));
+        }
+        self.audit("read", Some(id)).await?;
+        Ok(plan)
+    }
+
+    pub async fn create(&self, input: domain::NewPlan) -> Result<domain::Plan, ApiError> {
+        let owner = self.require()?;
+        let plan = self
+            .state
+            .store
+            .create_plan(input, owner, self.caller.team.clone(), &self.state.referral_secret)
+            .await?;
+        self.audit("create", Some(plan.id)).await?;
+        Ok(plan)
+    }
+
+    /// The caller's plans and its team's, newest first (audited as one list read).
+    pub async fn list(&self) -> Result<Vec<domain::Plan>, ApiError> {
+        let owner = self.require()?;
+        let plans = self.state.store.list_plans(owner, self.caller.team.as_deref()).await?;
+        self.audit("list", None).await?;
+        Ok(plans)
+    }
+
+    /// Goals of the caller's plans whose follow-up is due by `today + days_ahead`, soonest first.
+    pub async fn due(&self, today: NaiveDate, days_ahead: u32) -> Result<Vec<DueFollowUp>, ApiError> {
+        let by = today + chrono::Duration::days(i64::from(days_ahead));
+        let mut due: Vec<DueFollowUp> = self
+            .list()
+            .await?
+            .into_iter()
+            .flat_map(|plan| {
+                let plan_id = plan.id;
+                plan.goals.into_iter().filter(|g| !g.met()).map(move |g| DueFollowUp {
+                    plan_id,
+                    goal_id: g.id,
+                    due: g.next_follow_up(),
+                    kind: g.kind,
+                    for_whom: g.for_whom,
+                })
+            })
+            .filter(|d| d.due <= by)
+            .collect();
+        // soonest first; a stable sort keeps the goals of a plan in the order they were set
+        due.sort_by_key(|d| d.due);
+        Ok(due)
+    }
+
+    pub async fn add_goal(&self, id: Uuid, goal: domain::NewGoal) -> Result<domain::Plan, ApiError> {
+        self.get(id).await?;
+        let plan = self.state.store.add_goal(id, goal).await?;
+        self.audit("add-goal", Some(id)).await?;
+        Ok(plan)
+    }
+
+    pub async fn add_follow_up(
+        &self,
+        id: Uuid,
+        goal_id: Uuid,
+        follow_up: domain::NewFollowUp,
+    ) -> Result<domain::Plan, ApiError> {
+        let recorder = self.require()?;
+        self.get(id).await?;
+        let plan = match self.state.store.add_follow_up(id, goal_id, follow_up, recorder).await {
+            Err(entities::Error::NotFound { .. }) => {
+                return Err(ApiError::NotFound(format!("no goal {goal_id} in plan {id}")));
+            }
+            other => other?,
+        };
+        self.audit("add-follow-up", Some(id)).await?;
+        Ok(plan)
+    }
+
+    /// Links a referral the caller may see (its own or its team's) to a goal of the plan.
+    pub async fn link_referral(&self, id: Uuid, goal_id: Uuid, referral_id: Uuid) -> Result<domain::Plan, ApiError> {
+        self.get(id).await?;
+        let referrals = Referrals {
+            state: self.state,
+            caller: self.caller,
+        };
+        referrals.open(referral_id).await.map_err(|error| match error {
+            ApiError::NotFound(_) => ApiError::Invalid(vec![entities::FieldError::new(
+                "referral_id",
+                format!("no referral {referral_id} of yours"),
+            )]),
+            other => other,
+        })?;
+        let plan = match self.state.store.link_referral(id, goal_id, referral_id).await {
+            Err(entities::Error::NotFound { .. }) => {
+                return Err(ApiError::NotFound(format!("no goal {goal_id} in plan {id}")));
+            }
+            other => other?,
+        };
+        self.audit("link-referral", Some(id)).await?;
+        Ok(plan)
+    }
+}
+
+fn new_goal(input: GoalInput) -> domain::NewGoal {
+    domain::NewGoal {
+        kind: input.kind,
+        other_text: input.other_text,
+        for_whom: input.for_whom,
+        baseline: input.baseline,
+        target: input.target,
+        target_date: input.target_date,
+    }
+}
+
+pub struct PlanApi {
+    pub state: Arc<AppState>,
+}
+
+#[OpenApi(prefix_path = "/v1")]
+impl PlanApi {
+    /// Kinds of goal a family plan can have, with their scales
+    #[oai(
+        path = "/goal-kinds",
+        method = "get",
+        tag = "PlanTag::FamilyPlans",
+        operation_id = "listGoalKinds"
+    )]
+    async fn goal_kinds(&self) -> Json<GoalKindList> {
+        Json(GoalKindList {
+            items: domain::goal_kinds()
+                .into_iter()
+                .map(|k| GoalKind {
+                    code: k.code,
+                    label_da: k.label.da,
+                    label_en: k.label.en,
+                    scale: k.scale.as_str().to_owned(),
+                    better: match k.better {
+                        domain::Better::Higher => "higher".into(),
+                        domain::Better::Lower => "lower".into(),
+                    },
+                    for_whom: k.for_whom.iter().map(|f| f.as_str().to_owned()).collect(),
+                    need: k.need,
+                })
+                .collect(),
+        })
+    }
+
+    /// Make a family plan (caseworker)
+    ///
+    /// The challenges in the family's words and 1–5 goals; consent is required; a CPR number anywhere is
+    /// refused (422). Only the owner and the owner's team see the plan.
+    #[oai(
+        path = "/family-plans",
+        method = "post",
+        tag = "PlanTag::FamilyPlans",
+        operation_id = "createFamilyPlan"
+    )]
+    async fn create(&self, auth: Auth, body: Json<PlanInput>) -> ApiResult<PlanRecord> {
+        let caller = auth.caller();
+        let input = body.0;
+        let new = domain::NewPlan {
+            family_ref: input.family_ref,
+            challenges: input.challenges,
+            needs: input.needs,
+            consent: input.consent.map(|c| entities::referrals::Consent {
+                given_at: c.given_at,
+                scope: c.scope,
+            }),
+            goals: input.goals.into_iter().map(new_goal).collect(),
+        };
+        let plan = Plans {
+            state: &self.state,
+            caller: &caller,
+        }
+        .create(new)
+        .await?;
+        let location = format!("/v1/family-plans/{}", plan.id);
+        Ok(PlanRecord::Created(Json(plan.into()), location))
+    }
+
+    /// Your family plans and your team's (caseworker)
+    #[oai(
+        path = "/family-plans",
+        method = "get",
+        tag = "PlanTag::FamilyPlans",
+        operation_id = "listFamilyPlans"
+    )]
+    async fn list(&self, auth: Auth) -> ApiResult<Json<FamilyPlanList>> {
+        let caller = auth.caller();
+        let plans = Plans {
+            state: &self.state,
+            caller: &caller,
+        }
+        .list()
+        .await?;
+        Ok(Json(FamilyPlanList {
+            items: plans.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    /// Goals whose quarterly follow-up is due (caseworker)
+    ///
+    /// Goals not yet met, of your plans and your team's, whose follow-up is due today or within `days_ahead`.
+    #[oai(
+        path = "/family-plans/due",
+        method = "get",
+        tag = "PlanTag::FamilyPlans",
+        operation_id = "listDueFollowUps"
+    )]
+    async fn due(&self, auth: Auth, days_ahead: Query<Option<u32>>) -> ApiResult<Json<DueFollowUpList>> {
+        let caller = auth.caller();
+        let days_ahead = days_ahead.0.unwrap_or(0);
+        if days_ahead > 366 {
+            return Err(ApiError::BadRequest("days_ahead must be at most 366".into()).into());
+        }
+        let items = Plans {
+            state: &self.state,
+            caller: &caller,
+        }
+        .due(Utc::now().date_naive(), days_ahead)
+        .await?;
+        Ok(Json(DueFollowUpList { items }))
+    }
+
+    /// Get a family plan with its goals, their follow-ups and linked referrals
+    #[oai(
+        path = "/family-plans/:id",
+        method = "get",
+        tag = "PlanTag::FamilyPlans",
+        operation_id = "getFamilyPlan"
+    )]
+    async fn get(&self, auth: Auth, id: Path<Uuid>) -> ApiResult<PlanRecord> {
+        let caller = auth.caller();
+        let plan = Plans {
+            state: &self.state,
+            caller: &caller,
+        }
+        .get(id.0)
+        .await?;
+        Ok(PlanRecord::Ok(Json(plan.into())))
+    }
+
+    /// Add a goal to a family plan (at most 5)
+    #[oai(
+        path = "/family-plans/:id/goals",
+        method = "post",
+        tag = "PlanTag::FamilyPlans",
+        operation_id = "addGoal"
+    )]
+    async fn add_goal(&self, auth: Auth, id: Path<Uuid>, body: Json<GoalInput>) -> ApiResult<PlanRecord> {
+        let caller = auth.caller();
+        let plan = Plans {
+            state: &self.state,
+            caller: &caller,
+        }
+        .add_goal(id.0, new_goal(body.0))
+        .await?;
+        Ok(PlanRecord::Created(
+            Json(plan.into()),
+            format!("/v1/family-plans/{}", id.0),
+        ))
+    }
+
+    /// Record a follow-up of a goal: the value on its scale at a date, and a short note
+    #[oai(
+        path = "/family-plans/:id/goals/:goal_id/follow-ups",
+        method = "post",
+        tag = "PlanTag::FamilyPlans",
+        operation_id = "addFollowUp"
+    )]
+    async fn add_follow_up(
+        &self,
+        auth: Auth,
+        id: Path<Uuid>,
+        goal_id: Path<Uuid>,
+        body: Json<FollowUpInput>,
+    ) -> ApiResult<PlanRecord> {
+        let caller = auth.caller();
+        let input = body.0;
+        let plan = Plans {
+            state: &self.state,
+            caller: &caller,
+        }
+        .add_follow_up(
+            id.0,
+            goal_id.0,
+            domain::NewFollowUp {
+                on_date: input.on_date,
+                value: input.value,
+                note: input.note,
+            },
+        )
+        .await?;
+        Ok(PlanRecord::Created(
+            Json(plan.into()),
+            format!("/v1/family-plans/{}", id.0),
+        ))
+    }
+
+    /// Link a referral to the goal it serves
+    #[oai(
+        path = "/family-plans/:id/goals/:goal_id/referrals",
+        method = "post",
+        tag = "PlanTag::FamilyPlans",
+        operation_id = "linkReferralToGoal"
+    )]
+    async fn link_referral(
+        &self,
+        auth: Auth,
+        id: Path<Uuid>,
+        goal_id: Path<Uuid>,
+        body: Json<LinkInput>,
+    ) -> ApiResult<PlanRecord> {
+        let caller = auth.caller();
+        let plan = Plans {
+            state: &self.state,
+            caller: &caller,
+        }
+        .link_referral(id.0, goal_id.0, body.0.referral_id)
+        .await?;
+        Ok(PlanRecord::Ok(Json(plan.into())))
+    }
+}

@@ -1,0 +1,302 @@
+//! `/v1/family-plans` over HTTP: a plan from the family's words with three goals, quarterly follow-ups, referrals
+//! linked to the goal they serve, what is due, and who may see a plan.
+
+use chrono::{Duration, Utc};
+use entities::directory::Role;
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, id_of, problem};
+use crate::on_both_backends;
+
+on_both_backends!(
+    a_plan_with_goals_follow_ups_and_linked_referrals,
+    bad_plans_are_refused_and_change_nothing,
+    only_the_owner_sees_a_plan,
+);
+
+fn today() -> chrono::NaiveDate {
+    Utc::now().date_naive()
+}
+
+fn consent() -> Value {
+    json!({"given_at": Utc::now().to_rfc3339(), "scope": "familieplan og opfølgning"})
+}
+
+fn plan_body(family_ref: &str) -> Value {
+    let in_a_year = (today() + Duration::days(365)).to_string();
+    json!({
+        "family_ref": family_ref,
+        "challenges": "Far vil gerne i arbejde. Datteren er meget væk fra skolen og er ked af det.",
+        "needs": ["employment", "education-homework"],
+        "consent": consent(),
+        "goals": [
+            {"kind": "parent-employment", "for_whom": "parent", "baseline": 0, "target": 1, "target_date": in_a_year},
+            {"kind": "school-attendance", "for_whom": "child", "baseline": 30, "target": 10, "target_date": in_a_year},
+            {"kind": "wellbeing", "for_whom": "family", "baseline": 4, "target": 7, "target_date": in_a_year}
+        ]
+    })
+}
+
+async fn send(app: &TestApp, method: Method, path: &str, key: &str, body: &Value) -> reqwest::Response {
+    app.send_json(method, path, Some(key), body).await
+}
+
+async fn create_plan(app: &TestApp, key: &str, family_ref: &str) -> Value {
+    let response = send(app, Method::POST, "/v1/family-plans", key, &plan_body(family_ref)).await;
+    assert_eq!(response.status(), 201);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let plan: Value = response.json().await.unwrap();
+    assert_eq!(location, format!("/v1/family-plans/{}", plan["id"].as_str().unwrap()));
+    plan
+}
+
+fn goal<'a>(plan: &'a Value, kind: &str) -> &'a Value {
+    plan["goals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["kind"] == kind)
+        .unwrap()
+}
+
+async fn referral_for(app: &TestApp, key: &str, family_ref: &str) -> Uuid {
+    let org = app.organization("Jobcafé Vest").await;
+    let place = app.location(org, "Gellerup", 56.1530, 10.1330).await;
+    let service = id_of(
+        &app.service(
+            json!({"name": "Jobcafé", "description": "Hjælp til jobsøgning.", "organization_id": org,
+                            "location_ids": [place], "needs": ["employment"], "languages": ["da"]}),
+        )
+        .await,
+    );
+    let body = json!({"service_id": service, "family_ref": family_ref, "consent": consent()});
+    let response = send(app, Method::POST, "/v1/referrals", key, &body).await;
+    assert_eq!(response.status(), 201);
+    id_of(&response.json().await.unwrap())
+}
+
+async fn a_plan_with_goals_follow_ups_and_linked_referrals(app: TestApp) {
+    let key = app.caseworker.clone();
+    let plan = create_plan(&app, &key, "sag-2026-117").await;
+    let id = plan["id"].as_str().unwrap().to_owned();
+    assert_eq!(plan["goals"].as_array().unwrap().len(), 3);
+    let school = goal(&plan, "school-attendance");
+    assert_eq!(school["current"], 30.0);
+    assert_eq!(school["met"], false);
+    assert_eq!(school["next_follow_up"], (today() + Duration::days(91)).to_string());
+    assert!(
+        plan.get("family_ref").is_none() && plan.get("family_hash").is_none(),
+        "{plan}"
+    );
+
+    // quarterly follow-ups on school absence: 20 % a while ago, 8 % now → target (≤ 10 %) met
+    let school_id = school["id"].as_str().unwrap();
+    let path = format!("/v1/family-plans/{id}/goals/{school_id}/follow-ups");
+    let first = json!({"on_date": (today() - Duration::days(80)).to_string(), "value": 20, "note": "bedre mødetid"});
+    assert_eq!(send(&app, Method::POST, &path, &key, &first).await.status(), 201);
+    let second = json!({"on_date": today().to_string(), "value": 8});
+    let response = send(&app, Method::POST, &path, &key, &second).await;
+    assert_eq!(response.status(), 201);
+    let plan: Value = response.json().await.unwrap();
+    let school = goal(&plan, "school-attendance");
+    let values: Vec<f64> = school["follow_ups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["value"].as_f64().unwrap())
+        .collect();
+    assert_eq!(values, [20.0, 8.0]);
+    assert_eq!(school["current"], 8.0);
+    assert_eq!(school["met"], true);
+    // well-being goes up on its 1–10 scale
+    let wellbeing_id = goal(&plan, "wellbeing")["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/family-plans/{id}/goals/{wellbeing_id}/follow-ups");
+    let response = send(
+        &app,
+        Method::POST,
+        &path,
+        &key,
+        &json!({"on_date": today().to_string(), "value": 6}),
+    )
+    .await;
+    let plan: Value = response.json().await.unwrap();
+    assert_eq!(goal(&plan, "wellbeing")["met"], false);
+
+    // the job referral serves the employment goal; a referral for another family does not fit
+    let employment_id = goal(&plan, "parent-employment")["id"].as_str().unwrap().to_owned();
+    let referral = referral_for(&app, &key, "sag-2026-117").await;
+    let link = format!("/v1/family-plans/{id}/goals/{employment_id}/referrals");
+    let response = send(&app, Method::POST, &link, &key, &json!({"referral_id": referral})).await;
+    assert_eq!(response.status(), 200);
+    let plan: Value = response.json().await.unwrap();
+    assert_eq!(goal(&plan, "parent-employment")["referral_ids"], json!([referral]));
+    let other_family = referral_for(&app, &key, "sag-2026-999").await;
+    let refused = send(&app, Method::POST, &link, &key, &json!({"referral_id": other_family})).await;
+    assert_eq!(problem(refused, 422).await["errors"][0]["path"], "referral_id");
+
+    // due: the goals not met are due a quarter after their last follow-up (or creation)
+    let due: Value = app.get("/v1/family-plans/due", Some(&key)).await.json().await.unwrap();
+    assert_eq!(due["items"], json!([]), "nothing due today");
+    let due: Value = app
+        .get("/v1/family-plans/due?days_ahead=100", Some(&key))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = due["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["parent-employment", "wellbeing"], "{due}");
+    assert_eq!(due["items"][0]["due"], (today() + Duration::days(91)).to_string());
+
+    // a fourth and fifth goal; a sixth is one too many
+    let other = json!({"kind": "other", "other_text": "Cykle til arbejde", "for_whom": "parent", "baseline": 2,
+                       "target": 8, "target_date": (today() + Duration::days(200)).to_string()});
+    let path = format!("/v1/family-plans/{id}/goals");
+    assert_eq!(send(&app, Method::POST, &path, &key, &other).await.status(), 201);
+    assert_eq!(send(&app, Method::POST, &path, &key, &other).await.status(), 201);
+    problem(send(&app, Method::POST, &path, &key, &other).await, 422).await;
+
+    // every read and write is in the audit trail
+    let audit: Value = app
+        .get(&format!("/v1/audit?referral_id={id}&per_page=100"), Some(&app.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    for action in ["create", "read", "add-follow-up", "link-referral", "add-goal"] {
+        assert!(actions.contains(&action), "{action} not in {actions:?}");
+    }
+}
+
+async fn bad_plans_are_refused_and_change_nothing(app: TestApp) {
+    let key = app.caseworker.clone();
+    type Change = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(Change, &str)> = vec![
+        (
+            Box::new(|b| b["challenges"] = json!("Mor har CPR 010203-1234 og mange regninger")),
+            "challenges",
+        ),
+        (Box::new(|b| b["family_ref"] = json!("0102031234")), "family_ref"),
+        (Box::new(|b| b["consent"] = Value::Null), "consent"),
+        (Box::new(|b| b["goals"] = json!([])), "goals"),
+        (Box::new(|b| b["goals"][0]["baseline"] = json!(2)), "goals/0/baseline"),
+        (Box::new(|b| b["goals"][1]["target"] = json!(120)), "goals/1/target"),
+        (
+            Box::new(|b| b["goals"][1]["for_whom"] = json!("parent")),
+            "goals/1/for_whom",
+        ),
+        (Box::new(|b| b["goals"][2]["kind"] = json!("happiness")), "goals/2/kind"),
+        (
+            Box::new(|b| b["goals"][2]["kind"] = json!("other")),
+            "goals/2/other_text",
+        ),
+    ];
+    for (change, path) in cases {
+        let mut body = plan_body("sag-1");
+        change(&mut body);
+        let response = send(&app, Method::POST, "/v1/family-plans", &key, &body).await;
+        let problem = problem(response, 422).await;
+        let paths: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["path"].as_str().unwrap())
+            .collect();
+        assert!(paths.contains(&path), "{path}: {problem}");
+    }
+    let plans: Value = app.get("/v1/family-plans", Some(&key)).await.json().await.unwrap();
+    assert_eq!(plans["items"], json!([]));
+
+    // a follow-up in the future, off the scale, or naming a CPR number
+    let plan = create_plan(&app, &key, "sag-2").await;
+    let id = plan["id"].as_str().unwrap();
+    let goal_id = goal(&plan, "wellbeing")["id"].as_str().unwrap();
+    let path = format!("/v1/family-plans/{id}/goals/{goal_id}/follow-ups");
+    for (body, field) in [
+        (
+            json!({"on_date": (today() + Duration::days(3)).to_string(), "value": 5}),
+            "on_date",
+        ),
+        (json!({"on_date": today().to_string(), "value": 11}), "value"),
+        (
+            json!({"on_date": today().to_string(), "value": 5, "note": "cpr 0102031234"}),
+            "note",
+        ),
+    ] {
+        let problem = problem(send(&app, Method::POST, &path, &key, &body).await, 422).await;
+        assert_eq!(problem["errors"][0]["path"], field, "{problem}");
+    }
+    let unknown_goal = format!("/v1/family-plans/{id}/goals/{}/follow-ups", Uuid::new_v4());
+    let body = json!({"on_date": today().to_string(), "value": 5});
+    problem(send(&app, Method::POST, &unknown_goal, &key, &body).await, 404).await;
+    let plan: Value = app
+        .get(&format!("/v1/family-plans/{id}"), Some(&key))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(goal(&plan, "wellbeing")["follow_ups"], json!([]));
+}
+
+async fn only_the_owner_sees_a_plan(app: TestApp) {
+    let plan = create_plan(&app, &app.caseworker, "sag-3").await;
+    let id = plan["id"].as_str().unwrap();
+    let goal_id = goal(&plan, "wellbeing")["id"].as_str().unwrap();
+    let path = format!("/v1/family-plans/{id}");
+    // another caseworker (another team): as if the plan did not exist
+    let other = app
+        .state
+        .store
+        .create_key(Role::Caseworker, None, None)
+        .await
+        .unwrap()
+        .1;
+    problem(app.get(&path, Some(&other)).await, 404).await;
+    let follow_up = json!({"on_date": today().to_string(), "value": 5});
+    let add = format!("{path}/goals/{goal_id}/follow-ups");
+    problem(send(&app, Method::POST, &add, &other, &follow_up).await, 404).await;
+    let theirs: Value = app.get("/v1/family-plans", Some(&other)).await.json().await.unwrap();
+    assert_eq!(theirs["items"], json!([]));
+    // nor may it link its own referral to the plan
+    let referral = referral_for(&app, &other, "sag-3").await;
+    let link = format!("{path}/goals/{goal_id}/referrals");
+    problem(
+        send(
+            &app,
+            Method::POST,
+            &link,
+            &app.caseworker,
+            &json!({"referral_id": referral}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    // admins see aggregates only; readers and partners nothing; anonymous callers must authenticate
+    problem(app.get(&path, Some(&app.admin)).await, 403).await;
+    problem(app.get("/v1/family-plans", Some(&app.admin)).await, 403).await;
+    problem(app.get(&path, Some(&app.reader)).await, 403).await;
+    problem(app.get(&path, None).await, 401).await;
+    // the goal kinds are public
+    let kinds: Value = app.get("/v1/goal-kinds", None).await.json().await.unwrap();
+    let school = kinds["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["code"] == "school-attendance")
+        .unwrap();
+    assert_eq!(school["scale"], "percent");
+    assert_eq!(school["better"], "lower");
+}

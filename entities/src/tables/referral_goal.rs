@@ -1,0 +1,16 @@
+use sea_orm::entity::prelude::*;
+
+/// A referral serving a goal of a family plan.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "referral_goal")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub referral_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub goal_id: Uuid,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
