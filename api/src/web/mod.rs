@@ -22,6 +22,7 @@ mod invite;
 mod listings;
 mod login;
 mod people;
+mod plans;
 mod referrals;
 mod render;
 mod search;
@@ -74,6 +75,11 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint<Output = poem::Respon
             "/listings/locations/:id",
             get(listings::location_page).post(listings::save_location),
         )
+        .at("/plans", get(plans::plans_page).post(plans::create_plan))
+        .at("/plans/new", get(plans::new_plan_page))
+        .at("/plans/:id", get(plans::plan_page))
+        .at("/plans/:id/goals", post(plans::add_goal))
+        .at("/plans/:id/goals/:goal_id/follow-ups", post(plans::add_follow_up))
         .at("/people", get(people::people_page))
         .at("/people/invite", post(people::invite))
         .at("/people/:id/remove", post(people::remove))
@@ -111,6 +117,7 @@ pub fn is_web_path(path: &str) -> bool {
         "/referrals",
         "/listings",
         "/people",
+        "/plans",
         "/static/",
         "/admin/",
         "/invite/",

@@ -9,11 +9,13 @@ use uuid::Uuid;
 
 use crate::helpers::{TestApp, id_of, problem};
 use crate::on_both_backends;
+use crate::web::logged_in;
 
 on_both_backends!(
     a_plan_with_goals_follow_ups_and_linked_referrals,
     bad_plans_are_refused_and_change_nothing,
     only_the_owner_sees_a_plan,
+    a_caseworker_makes_a_plan_in_the_web_app,
 );
 
 fn today() -> chrono::NaiveDate {
@@ -299,4 +301,80 @@ async fn only_the_owner_sees_a_plan(app: TestApp) {
         .unwrap();
     assert_eq!(school["scale"], "percent");
     assert_eq!(school["better"], "lower");
+}
+
+async fn a_caseworker_makes_a_plan_in_the_web_app(app: TestApp) {
+    let mut web = logged_in(&app, "rådgiver@aarhus.dk", Some("Vest")).await;
+    let (status, html) = web.get("/plans").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("id=\"nothing-due\""), "{html}");
+    let (status, html) = web.get("/plans/new").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("<label class=\"form-label\" for=\"challenges\">"),
+        "{html}"
+    );
+    let in_a_year = (today() + Duration::days(365)).to_string();
+    let mut fields = vec![
+        ("family_ref", "SAG-2026-0042"),
+        ("challenges", "Datteren er meget væk fra skolen og er ked af det"),
+        ("kind", "school-attendance"),
+        ("for_whom", "child"),
+        ("baseline", "30"),
+        ("target", "10"),
+        ("target_date", in_a_year.as_str()),
+        ("consent", "yes"),
+    ];
+    // a CPR number in the family's words: refused, said beside the field, nothing made
+    fields[1].1 = "Mor (010203-1234) siger datteren er væk fra skolen";
+    let response = web.post("/plans", &fields, true).await;
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("id=\"error-summary\"") && html.contains("CPR"), "{html}");
+    fields[1].1 = "Datteren er meget væk fra skolen og er ked af det";
+    let response = web.post("/plans", &fields, true).await;
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/plans/"), "{location}");
+    let (status, html) = web.get(&location).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("Datteren er meget væk fra skolen") && html.contains("Mindre skolefravær"),
+        "{html}"
+    );
+    // the needs the family's words name were suggested
+    assert!(html.contains("Mental sundhed"), "{html}");
+    // the quarterly follow-up, with the value on the goal's scale
+    let plans: Value = app
+        .get("/v1/family-plans", Some(&app.admin))
+        .await
+        .json()
+        .await
+        .unwrap_or(json!({}));
+    assert!(plans.get("items").is_none(), "an admin sees no plans: {plans}");
+    let plan_id = location.trim_start_matches("/plans/").to_owned();
+    let goal_id = html
+        .split("id=\"goal-")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let today = today().to_string();
+    let path = format!("/plans/{plan_id}/goals/{goal_id}/follow-ups");
+    let response = web
+        .post(&path, &[("on_date", &today), ("value", "12"), ("note", "bedre")], true)
+        .await;
+    assert_eq!(response.status(), 303);
+    let (_, html) = web.get(&location).await;
+    assert!(html.contains("12 %") && html.contains("bedre"), "{html}");
+    // off the scale: refused beside that goal's form
+    let response = web.post(&path, &[("on_date", &today), ("value", "140")], true).await;
+    assert_eq!(response.status(), 422);
+    // a colleague of the same team sees the plan; a caseworker of another team does not
+    let mut colleague = logged_in(&app, "kollega@aarhus.dk", Some("Vest")).await;
+    assert_eq!(colleague.get(&location).await.0, 200);
+    let mut other = logged_in(&app, "anden@aarhus.dk", Some("Øst")).await;
+    assert_eq!(other.get(&location).await.0, 404);
+    let (_, html) = other.get("/plans").await;
+    assert!(!html.contains(&plan_id), "{html}");
 }
