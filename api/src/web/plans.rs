@@ -226,6 +226,10 @@ fn plan_view(state: &AppState, lang: Lang, plan: domain::Plan) -> PlanView {
         goals: plan.goals.into_iter().map(|g| goal_view(lang, g, today)).collect(),
         kinds: kinds(lang),
         today: today.to_string(),
+        goal: GoalForm {
+            target_date: (today + chrono::Duration::days(365)).to_string(),
+            ..Default::default()
+        },
         ..Default::default()
     }
 }

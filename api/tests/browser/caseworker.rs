@@ -218,3 +218,65 @@ async fn the_same_flow_works_without_javascript() {
     assert_eq!(stored_referrals(&app).await, 1);
     browser.close().await;
 }
+
+/// A family plan in a real browser: from the family's words and a first goal to a quarterly follow-up and the
+/// goal's line, axe-checked with screenshots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caseworker_makes_a_family_plan_and_follows_it_up() {
+    let app = spawn_app().await;
+    caseworker(&app, "bo@aarhus.dk", "Gellerup").await;
+    let Some(browser) = Browser::start(true).await else {
+        return;
+    };
+    log_in(&browser, &app, "bo@aarhus.dk").await;
+    browser.click("a[href='/plans']").await;
+    assert_eq!(browser.path().await, "/plans");
+    assert!(browser.exists("#nothing-due").await);
+    look_at(&browser, "plans").await;
+
+    browser.click("#new-plan").await;
+    assert_eq!(browser.path().await, "/plans/new");
+    look_at(&browser, "plan-new").await;
+    // forgotten consent: the error summary names it, nothing is made
+    browser.fill("#family_ref", "SAG-2026-0044").await;
+    browser
+        .fill(
+            "#challenges",
+            "Far vil gerne i arbejde, og sønnen keder sig efter skole",
+        )
+        .await;
+    browser.select("#kind", "parent-employment").await;
+    browser.select("#for_whom", "parent").await;
+    browser.fill("#baseline", "0").await;
+    browser.fill("#target", "1").await;
+    browser.submit("#plan-submit").await;
+    assert!(browser.exists("#error-summary").await);
+    look_at(&browser, "plan-new-error").await;
+    browser.check("#consent").await;
+    browser.submit("#plan-submit").await;
+    let plan_path = browser.path().await;
+    assert!(plan_path.starts_with("/plans/"), "{plan_path}");
+    assert!(
+        browser
+            .text("#challenges-text")
+            .await
+            .contains("Far vil gerne i arbejde")
+    );
+
+    // a second goal, then the first follow-up of the first: yes, he works
+    browser.select("#kind", "child-leisure").await;
+    browser.select("#for_whom", "child").await;
+    browser.fill("#baseline", "0").await;
+    browser.fill("#target", "1").await;
+    browser.submit("#goal-submit").await;
+    assert_eq!(browser.find_all("section[id^=goal-]").await.len(), 2);
+    browser.fill("section[id^=goal-] input[name=value]", "1").await;
+    browser
+        .fill("section[id^=goal-] input[name=note]", "fast job fra januar")
+        .await;
+    browser.submit("section[id^=goal-] .follow-up-form button").await;
+    assert!(browser.exists(".goal-met").await, "the employment goal is met");
+    assert!(browser.page_source().await.contains("fast job fra januar"));
+    look_at(&browser, "plan").await;
+    browser.close().await;
+}
