@@ -57,7 +57,8 @@ pub enum Command {
     Reindex,
     /// Print the OpenAPI document.
     Openapi,
-    /// Remove message and family_ref hash from referrals closed longer ago than `--older-than`.
+    /// Remove message and family_ref hash from referrals closed longer ago than `--older-than`, and delete family
+    /// plans unchanged for that long (with their goals, follow-ups and links).
     Purge {
         /// `24months`, `730days` (also `24m`, `730d`).
         #[arg(long, value_parser = parse_age)]

@@ -132,6 +132,8 @@ async fn main() -> anyhow::Result<()> {
                 .context("--older-than reaches before the calendar")?;
             let purged = store.purge_closed_before(cutoff).await?;
             println!("purged {purged} referrals closed before {}", cutoff.to_rfc3339());
+            let plans = store.purge_plans_before(cutoff).await?;
+            println!("deleted {plans} family plans unchanged since {}", cutoff.to_rfc3339());
         }
         Command::Openapi => {
             // The spec does not depend on data; an in-memory database gives a real state to describe.

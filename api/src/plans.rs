@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::auth::{Auth, Caller};
 use crate::problem::{ApiError, ApiResult};
-use crate::referrals::{Consent, Referrals};
+use crate::referrals::{Consent, Referrals, SenderScope};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -195,6 +195,16 @@ pub struct DueFollowUpList {
     pub items: Vec<DueFollowUp>,
 }
 
+/// Everything Brobygger keeps about one family that the caller may see, for a data-subject access request (GDPR
+/// art. 15): the plan with its goals and follow-ups, and the referrals sent for the same family reference by the
+/// caller or the caller's team.
+#[derive(Clone, Debug, Object)]
+pub struct FamilyExport {
+    pub exported_at: DateTime<Utc>,
+    pub plan: FamilyPlan,
+    pub referrals: Vec<crate::referrals::Referral>,
+}
+
 #[derive(ApiResponse)]
 pub enum PlanRecord {
     #[oai(status = 200)]
@@ -256,6 +266,39 @@ impl Plans<'_> {
         }
         self.audit("read", Some(id)).await?;
         Ok(plan)
+    }
+
+    /// The plan and the family's referrals the caller may see (audited as an export).
+    pub async fn export(&self, id: Uuid) -> Result<FamilyExport, ApiError> {
+        let plan = self.get(id).await?;
+        let referrals = Referrals {
+            state: self.state,
+            caller: self.caller,
+        };
+        let mut items = Vec::new();
+        for page in 1.. {
+            let filter = entities::referrals::ReferralFilter {
+                family_hash: Some(plan.family_hash.clone()),
+                ..Default::default()
+            };
+            let page = entities::store::Page { page, per_page: 100 };
+            let (total, batch, actor) = referrals.list(filter, SenderScope::Team, page).await?;
+            let done = batch.is_empty() || items.len() + batch.len() >= total as usize;
+            items.extend(
+                batch
+                    .into_iter()
+                    .map(|r| crate::referrals::Referral::for_caller(r, actor)),
+            );
+            if done {
+                break;
+            }
+        }
+        self.audit("export", Some(id)).await?;
+        Ok(FamilyExport {
+            exported_at: Utc::now(),
+            plan: plan.into(),
+            referrals: items,
+        })
     }
 
     pub async fn create(&self, input: domain::NewPlan) -> Result<domain::Plan, ApiError> {
@@ -488,6 +531,27 @@ impl PlanApi {
         .get(id.0)
         .await?;
         Ok(PlanRecord::Ok(Json(plan.into())))
+    }
+
+    /// Everything kept about the plan's family that you may see (data-subject access request)
+    ///
+    /// The plan with its goals and follow-ups, and the referrals you or your team sent for the same family
+    /// reference, with their messages and statuses. Audited as an export.
+    #[oai(
+        path = "/family-plans/:id/export",
+        method = "get",
+        tag = "PlanTag::FamilyPlans",
+        operation_id = "exportFamilyPlan"
+    )]
+    async fn export(&self, auth: Auth, id: Path<Uuid>) -> ApiResult<Json<FamilyExport>> {
+        let caller = auth.caller();
+        let export = Plans {
+            state: &self.state,
+            caller: &caller,
+        }
+        .export(id.0)
+        .await?;
+        Ok(Json(export))
     }
 
     /// Add a goal to a family plan (at most 5)

@@ -208,7 +208,7 @@ pub struct Referral {
 }
 
 impl Referral {
-    fn for_caller(r: domain::Referral, actor: Actor) -> Self {
+    pub(crate) fn for_caller(r: domain::Referral, actor: Actor) -> Self {
         let shows_family = matches!(actor, Actor::Sender | Actor::Admin);
         Referral {
             id: r.id,

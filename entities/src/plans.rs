@@ -560,6 +560,51 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Deletes the plans not changed since `cutoff` (retention), with their goals, follow-ups and links to
+    /// referrals; returns how many plans went. The referrals themselves follow their own retention rule.
+    pub async fn purge_plans_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
+        self.write_unlogged(move |txn| {
+            Box::pin(async move {
+                let plans: Vec<Uuid> = family_plan::Entity::find()
+                    .filter(family_plan::Column::UpdatedAt.lt(cutoff))
+                    .all(txn)
+                    .await?
+                    .into_iter()
+                    .map(|p| p.id)
+                    .collect();
+                for chunk in plans.chunks(500) {
+                    let goals: Vec<Uuid> = plan_goal::Entity::find()
+                        .filter(plan_goal::Column::PlanId.is_in(chunk.iter().copied()))
+                        .all(txn)
+                        .await?
+                        .into_iter()
+                        .map(|g| g.id)
+                        .collect();
+                    goal_follow_up::Entity::delete_many()
+                        .filter(goal_follow_up::Column::GoalId.is_in(goals.iter().copied()))
+                        .exec(txn)
+                        .await?;
+                    referral_goal::Entity::delete_many()
+                        .filter(referral_goal::Column::GoalId.is_in(goals.iter().copied()))
+                        .exec(txn)
+                        .await?;
+                    plan_goal::Entity::delete_many()
+                        .filter(plan_goal::Column::PlanId.is_in(chunk.iter().copied()))
+                        .exec(txn)
+                        .await?;
+                    family_plan::Entity::delete_many()
+                        .filter(family_plan::Column::Id.is_in(chunk.iter().copied()))
+                        .exec(txn)
+                        .await?;
+                }
+                Ok(plans.len() as u64)
+            })
+        })
+        .await
+    }
+}
+
 async fn touch(txn: &sea_orm::DatabaseTransaction, plan_id: Uuid, now: DateTime<Utc>) -> Result<()> {
     family_plan::Entity::update(family_plan::ActiveModel {
         id: Set(plan_id),

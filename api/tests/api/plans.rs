@@ -16,6 +16,7 @@ on_both_backends!(
     bad_plans_are_refused_and_change_nothing,
     only_the_owner_sees_a_plan,
     a_caseworker_makes_a_plan_in_the_web_app,
+    a_family_gets_its_data_and_old_plans_are_purged,
 );
 
 fn today() -> chrono::NaiveDate {
@@ -52,6 +53,16 @@ async fn create_plan(app: &TestApp, key: &str, family_ref: &str) -> Value {
     let plan: Value = response.json().await.unwrap();
     assert_eq!(location, format!("/v1/family-plans/{}", plan["id"].as_str().unwrap()));
     plan
+}
+
+/// A caseworker key of nobody's team but its own.
+async fn another_caseworker(app: &TestApp) -> String {
+    app.state
+        .store
+        .create_key(Role::Caseworker, None, None)
+        .await
+        .unwrap()
+        .1
 }
 
 fn goal<'a>(plan: &'a Value, kind: &str) -> &'a Value {
@@ -258,13 +269,7 @@ async fn only_the_owner_sees_a_plan(app: TestApp) {
     let goal_id = goal(&plan, "wellbeing")["id"].as_str().unwrap();
     let path = format!("/v1/family-plans/{id}");
     // another caseworker (another team): as if the plan did not exist
-    let other = app
-        .state
-        .store
-        .create_key(Role::Caseworker, None, None)
-        .await
-        .unwrap()
-        .1;
+    let other = another_caseworker(&app).await;
     problem(app.get(&path, Some(&other)).await, 404).await;
     let follow_up = json!({"on_date": today().to_string(), "value": 5});
     let add = format!("{path}/goals/{goal_id}/follow-ups");
@@ -377,4 +382,68 @@ async fn a_caseworker_makes_a_plan_in_the_web_app(app: TestApp) {
     assert_eq!(other.get(&location).await.0, 404);
     let (_, html) = other.get("/plans").await;
     assert!(!html.contains(&plan_id), "{html}");
+}
+
+async fn a_family_gets_its_data_and_old_plans_are_purged(app: TestApp) {
+    let key = app.caseworker.clone();
+    let plan = create_plan(&app, &key, "sag-4").await;
+    let id = plan["id"].as_str().unwrap().to_owned();
+    let goal_id = goal(&plan, "wellbeing")["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/family-plans/{id}/goals/{goal_id}/follow-ups");
+    let body = json!({"on_date": today().to_string(), "value": 6, "note": "bedre søvn"});
+    assert_eq!(send(&app, Method::POST, &path, &key, &body).await.status(), 201);
+    let mine = referral_for(&app, &key, "sag-4").await;
+    let other_family = referral_for(&app, &key, "sag-5").await;
+
+    // the data-subject export: the plan, its follow-ups and this family's referrals, nothing of other families
+    let export: Value = app
+        .get(&format!("/v1/family-plans/{id}/export"), Some(&key))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(export["plan"]["id"], id.as_str());
+    assert_eq!(
+        goal(&export["plan"], "wellbeing")["follow_ups"][0]["note"],
+        "bedre søvn"
+    );
+    let referrals: Vec<&str> = export["referrals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(referrals, [mine.to_string().as_str()], "{export}");
+    assert!(!referrals.contains(&other_family.to_string().as_str()));
+    let other = another_caseworker(&app).await;
+    problem(
+        app.get(&format!("/v1/family-plans/{id}/export"), Some(&other)).await,
+        404,
+    )
+    .await;
+
+    // retention: plans changed after the cutoff stay; unchanged since before it, they go with goals and follow-ups
+    let newer = create_plan(&app, &key, "sag-6").await;
+    let purged = app
+        .state
+        .store
+        .purge_plans_before(Utc::now() - Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(purged, 0);
+    let purged = app
+        .state
+        .store
+        .purge_plans_before(Utc::now() + Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(purged, 2);
+    problem(app.get(&format!("/v1/family-plans/{id}"), Some(&key)).await, 404).await;
+    let newer_id = newer["id"].as_str().unwrap();
+    problem(app.get(&format!("/v1/family-plans/{newer_id}"), Some(&key)).await, 404).await;
+    // the referrals stay, under their own retention rule
+    assert_eq!(
+        app.get(&format!("/v1/referrals/{mine}"), Some(&key)).await.status(),
+        200
+    );
 }
