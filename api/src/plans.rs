@@ -98,6 +98,46 @@ pub struct FollowUp {
     pub note: Option<String>,
 }
 
+/// Whether a referral helped the goal it serves, as the receiving partner said on completing or failing it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum GoalOutcome {
+    Yes,
+    Partly,
+    No,
+    Unknown,
+}
+
+impl From<GoalOutcome> for domain::GoalOutcome {
+    fn from(outcome: GoalOutcome) -> Self {
+        match outcome {
+            GoalOutcome::Yes => domain::GoalOutcome::Yes,
+            GoalOutcome::Partly => domain::GoalOutcome::Partly,
+            GoalOutcome::No => domain::GoalOutcome::No,
+            GoalOutcome::Unknown => domain::GoalOutcome::Unknown,
+        }
+    }
+}
+
+impl From<domain::GoalOutcome> for GoalOutcome {
+    fn from(outcome: domain::GoalOutcome) -> Self {
+        match outcome {
+            domain::GoalOutcome::Yes => GoalOutcome::Yes,
+            domain::GoalOutcome::Partly => GoalOutcome::Partly,
+            domain::GoalOutcome::No => GoalOutcome::No,
+            domain::GoalOutcome::Unknown => GoalOutcome::Unknown,
+        }
+    }
+}
+
+/// A referral serving a goal.
+#[derive(Clone, Debug, Object)]
+pub struct LinkedReferral {
+    pub referral_id: Uuid,
+    /// Null until the receiving partner completes or fails the referral and says.
+    pub helped: Option<GoalOutcome>,
+}
+
 #[derive(Clone, Debug, Object)]
 pub struct Goal {
     pub id: Uuid,
@@ -115,7 +155,7 @@ pub struct Goal {
     pub next_follow_up: NaiveDate,
     /// Oldest first: the goal's line over time.
     pub follow_ups: Vec<FollowUp>,
-    pub referral_ids: Vec<Uuid>,
+    pub referrals: Vec<LinkedReferral>,
 }
 
 #[derive(Clone, Debug, Object)]
@@ -168,7 +208,14 @@ impl From<domain::Plan> for FamilyPlan {
                             note: f.note,
                         })
                         .collect(),
-                    referral_ids: goal.referral_ids,
+                    referrals: goal
+                        .referrals
+                        .into_iter()
+                        .map(|(referral_id, helped)| LinkedReferral {
+                            referral_id,
+                            helped: helped.map(Into::into),
+                        })
+                        .collect(),
                 })
                 .collect(),
         }

@@ -205,6 +205,9 @@ pub struct Referral {
     pub first_response_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
     pub purged_at: Option<DateTime<Utc>>,
+    /// The kinds of the family-plan goals the referral serves (`/v1/goal-kinds`); a partner sees only these, never
+    /// the plan. Given on single-referral answers; empty in lists.
+    pub goal_kinds: Vec<String>,
 }
 
 impl Referral {
@@ -241,6 +244,7 @@ impl Referral {
             first_response_at: r.first_response_at,
             closed_at: r.closed_at,
             purged_at: r.purged_at,
+            goal_kinds: Vec::new(),
         }
     }
 }
@@ -254,6 +258,9 @@ pub struct TransitionInput {
     pub note: Option<String>,
     /// The version you read; the same as `If-Match` (which wins when both are given).
     pub version: Option<i64>,
+    /// Receiving partner, on `completed` or `failed` of a referral that serves family-plan goals
+    /// (`goal_kinds`): did it help? `yes`, `partly`, `no` or `unknown`.
+    pub goal_outcome: Option<crate::plans::GoalOutcome>,
 }
 
 /// One status change of a referral.
@@ -668,13 +675,24 @@ impl Referrals<'_> {
         to: rules::ReferralStatus,
         reason: Option<String>,
         note: Option<String>,
+        goal_outcome: Option<entities::plans::GoalOutcome>,
     ) -> Result<(domain::Referral, Actor), ApiError> {
         let (_, actor) = self.visible(id).await?;
+        let closing = matches!(to, rules::ReferralStatus::Completed | rules::ReferralStatus::Failed);
+        if goal_outcome.is_some() && !(closing && actor == Actor::ReceivingPartner) {
+            return Err(ApiError::Invalid(vec![entities::FieldError::new(
+                "goal_outcome",
+                "only the receiving partner says it, on completed or failed",
+            )]));
+        }
         let referral = self
             .state
             .store
             .transition_referral(id, expected_version, to, &acting_key(self.caller, actor), reason, note)
             .await?;
+        if let Some(outcome) = goal_outcome {
+            self.state.store.record_goal_outcome(id, outcome).await?;
+        }
         self.audit("transition", "referral", Some(id)).await?;
         Ok((referral, actor))
     }
@@ -712,9 +730,13 @@ pub struct ReferralApi {
 }
 
 impl ReferralApi {
-    fn record(referral: domain::Referral, actor: Actor) -> ReferralRecord {
+    /// A single referral, with the kinds of the goals it serves.
+    async fn record(&self, referral: domain::Referral, actor: Actor) -> Result<ReferralRecord, ApiError> {
         let tag = etag(referral.version);
-        ReferralRecord::Ok(Json(Referral::for_caller(referral, actor)), tag)
+        let goal_kinds = self.state.store.goal_kinds_of_referral(referral.id).await?;
+        let mut referral = Referral::for_caller(referral, actor);
+        referral.goal_kinds = goal_kinds;
+        Ok(ReferralRecord::Ok(Json(referral), tag))
     }
 }
 
@@ -818,7 +840,7 @@ impl ReferralApi {
         }
         .open(id.0)
         .await?;
-        Ok(Self::record(referral, actor))
+        Ok(self.record(referral, actor).await?)
     }
 
     /// Change a referral's status
@@ -844,9 +866,16 @@ impl ReferralApi {
             state: &self.state,
             caller: &caller,
         }
-        .transition(id.0, expected, body.0.to.into(), body.0.reason, body.0.note)
+        .transition(
+            id.0,
+            expected,
+            body.0.to.into(),
+            body.0.reason,
+            body.0.note,
+            body.0.goal_outcome.map(Into::into),
+        )
         .await?;
-        Ok(Self::record(referral, actor))
+        Ok(self.record(referral, actor).await?)
     }
 
     /// A referral's status changes, oldest first

@@ -245,7 +245,39 @@ pub struct Goal {
     pub created_at: DateTime<Utc>,
     /// Oldest first.
     pub follow_ups: Vec<FollowUp>,
-    pub referral_ids: Vec<Uuid>,
+    /// The referrals serving the goal, and whether each helped (once the partner has said).
+    pub referrals: Vec<(Uuid, Option<GoalOutcome>)>,
+}
+
+/// Whether a referral helped the goal it serves, as the receiving partner says on completing or failing it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GoalOutcome {
+    Yes,
+    Partly,
+    No,
+    Unknown,
+}
+
+impl GoalOutcome {
+    pub const ALL: [GoalOutcome; 4] = [
+        GoalOutcome::Yes,
+        GoalOutcome::Partly,
+        GoalOutcome::No,
+        GoalOutcome::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GoalOutcome::Yes => "yes",
+            GoalOutcome::Partly => "partly",
+            GoalOutcome::No => "no",
+            GoalOutcome::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<GoalOutcome> {
+        GoalOutcome::ALL.into_iter().find(|o| o.as_str() == text)
+    }
 }
 
 impl Goal {
@@ -377,14 +409,18 @@ impl Store {
                 created_at: f.created_at,
             });
         }
-        let mut referrals: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        let mut referrals: HashMap<Uuid, Vec<(Uuid, Option<GoalOutcome>)>> = HashMap::new();
         for link in referral_goal::Entity::find()
             .filter(referral_goal::Column::GoalId.is_in(goal_ids))
             .order_by_asc(referral_goal::Column::ReferralId)
             .all(db)
             .await?
         {
-            referrals.entry(link.goal_id).or_default().push(link.referral_id);
+            let helped = link.helped.as_deref().and_then(GoalOutcome::parse);
+            referrals
+                .entry(link.goal_id)
+                .or_default()
+                .push((link.referral_id, helped));
         }
         Ok(Plan {
             id: row.id,
@@ -403,7 +439,7 @@ impl Store {
                 .into_iter()
                 .map(|g| Goal {
                     follow_ups: follow_ups.remove(&g.id).unwrap_or_default(),
-                    referral_ids: referrals.remove(&g.id).unwrap_or_default(),
+                    referrals: referrals.remove(&g.id).unwrap_or_default(),
                     id: g.id,
                     kind: g.kind,
                     other_text: g.other_text,
@@ -548,6 +584,7 @@ impl Store {
                     referral_goal::Entity::insert(referral_goal::ActiveModel {
                         referral_id: Set(referral_id),
                         goal_id: Set(goal_id),
+                        helped: Set(None),
                     })
                     .exec(txn)
                     .await?;
@@ -561,6 +598,45 @@ impl Store {
 }
 
 impl Store {
+    /// The kinds of the goals `referral_id` serves (what a receiving partner may know of the plan).
+    pub async fn goal_kinds_of_referral(&self, referral_id: Uuid) -> Result<Vec<String>> {
+        let goals: Vec<Uuid> = referral_goal::Entity::find()
+            .filter(referral_goal::Column::ReferralId.eq(referral_id))
+            .all(self.connection())
+            .await?
+            .into_iter()
+            .map(|l| l.goal_id)
+            .collect();
+        let mut kinds: Vec<String> = plan_goal::Entity::find()
+            .filter(plan_goal::Column::Id.is_in(goals))
+            .all(self.connection())
+            .await?
+            .into_iter()
+            .map(|g| g.kind)
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        Ok(kinds)
+    }
+
+    /// Records whether `referral_id` helped the goals it serves.
+    pub async fn record_goal_outcome(&self, referral_id: Uuid, outcome: GoalOutcome) -> Result<()> {
+        self.write_unlogged(move |txn| {
+            Box::pin(async move {
+                referral_goal::Entity::update_many()
+                    .set(referral_goal::ActiveModel {
+                        helped: Set(Some(outcome.as_str().to_owned())),
+                        ..Default::default()
+                    })
+                    .filter(referral_goal::Column::ReferralId.eq(referral_id))
+                    .exec(txn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
     /// Deletes the plans not changed since `cutoff` (retention), with their goals, follow-ups and links to
     /// referrals; returns how many plans went. The referrals themselves follow their own retention rule.
     pub async fn purge_plans_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
@@ -667,7 +743,7 @@ mod tests {
                     created_at: Utc::now(),
                 })
                 .collect(),
-            referral_ids: vec![],
+            referrals: vec![],
         };
         assert!(!goal("school-attendance", 30.0, 10.0, &[]).met());
         assert!(goal("school-attendance", 30.0, 10.0, &[20.0, 8.0]).met());

@@ -211,7 +211,7 @@ fn goal_view(lang: Lang, goal: domain::Goal, today: NaiveDate) -> GoalView {
                 )
             })
             .collect(),
-        referrals: goal.referral_ids.len(),
+        referrals: goal.referrals.len(),
         kind: goal.kind,
     }
 }

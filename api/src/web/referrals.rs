@@ -609,7 +609,7 @@ pub async fn move_referral(
     let reason = fields.get("reason").map(str::to_owned);
     let note = fields.get("note").map(str::to_owned);
     let moved = referrals(state, visitor)
-        .transition(id, version, to, reason, note)
+        .transition(id, version, to, reason, note, None)
         .await;
     match moved {
         Ok(_) => Redirect::see_other(format!("/referrals/{id}")).into_response(),

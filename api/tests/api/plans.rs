@@ -17,6 +17,7 @@ on_both_backends!(
     only_the_owner_sees_a_plan,
     a_caseworker_makes_a_plan_in_the_web_app,
     a_family_gets_its_data_and_old_plans_are_purged,
+    the_partner_says_whether_a_referral_helped_the_goal,
 );
 
 fn today() -> chrono::NaiveDate {
@@ -65,6 +66,10 @@ async fn another_caseworker(app: &TestApp) -> String {
         .1
 }
 
+async fn get_json(app: &TestApp, path: &str, key: Option<&str>) -> Value {
+    app.get(path, key).await.json().await.unwrap()
+}
+
 fn goal<'a>(plan: &'a Value, kind: &str) -> &'a Value {
     plan["goals"]
         .as_array()
@@ -74,7 +79,8 @@ fn goal<'a>(plan: &'a Value, kind: &str) -> &'a Value {
         .unwrap()
 }
 
-async fn referral_for(app: &TestApp, key: &str, family_ref: &str) -> Uuid {
+/// A job offer in Gellerup: (organization, service).
+async fn job_service(app: &TestApp) -> (Uuid, Uuid) {
     let org = app.organization("Jobcafé Vest").await;
     let place = app.location(org, "Gellerup", 56.1530, 10.1330).await;
     let service = id_of(
@@ -84,6 +90,11 @@ async fn referral_for(app: &TestApp, key: &str, family_ref: &str) -> Uuid {
         )
         .await,
     );
+    (org, service)
+}
+
+async fn referral_for(app: &TestApp, key: &str, family_ref: &str) -> Uuid {
+    let (_, service) = job_service(app).await;
     let body = json!({"service_id": service, "family_ref": family_ref, "consent": consent()});
     let response = send(app, Method::POST, "/v1/referrals", key, &body).await;
     assert_eq!(response.status(), 201);
@@ -144,20 +155,18 @@ async fn a_plan_with_goals_follow_ups_and_linked_referrals(app: TestApp) {
     let response = send(&app, Method::POST, &link, &key, &json!({"referral_id": referral})).await;
     assert_eq!(response.status(), 200);
     let plan: Value = response.json().await.unwrap();
-    assert_eq!(goal(&plan, "parent-employment")["referral_ids"], json!([referral]));
+    assert_eq!(
+        goal(&plan, "parent-employment")["referrals"],
+        json!([{"referral_id": referral, "helped": null}])
+    );
     let other_family = referral_for(&app, &key, "sag-2026-999").await;
     let refused = send(&app, Method::POST, &link, &key, &json!({"referral_id": other_family})).await;
     assert_eq!(problem(refused, 422).await["errors"][0]["path"], "referral_id");
 
     // due: the goals not met are due a quarter after their last follow-up (or creation)
-    let due: Value = app.get("/v1/family-plans/due", Some(&key)).await.json().await.unwrap();
+    let due: Value = get_json(&app, "/v1/family-plans/due", Some(&key)).await;
     assert_eq!(due["items"], json!([]), "nothing due today");
-    let due: Value = app
-        .get("/v1/family-plans/due?days_ahead=100", Some(&key))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let due: Value = get_json(&app, "/v1/family-plans/due?days_ahead=100", Some(&key)).await;
     let kinds: Vec<&str> = due["items"]
         .as_array()
         .unwrap()
@@ -176,12 +185,12 @@ async fn a_plan_with_goals_follow_ups_and_linked_referrals(app: TestApp) {
     problem(send(&app, Method::POST, &path, &key, &other).await, 422).await;
 
     // every read and write is in the audit trail
-    let audit: Value = app
-        .get(&format!("/v1/audit?referral_id={id}&per_page=100"), Some(&app.admin))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let audit: Value = get_json(
+        &app,
+        &format!("/v1/audit?referral_id={id}&per_page=100"),
+        Some(&app.admin),
+    )
+    .await;
     let actions: Vec<&str> = audit["items"]
         .as_array()
         .unwrap()
@@ -229,7 +238,7 @@ async fn bad_plans_are_refused_and_change_nothing(app: TestApp) {
             .collect();
         assert!(paths.contains(&path), "{path}: {problem}");
     }
-    let plans: Value = app.get("/v1/family-plans", Some(&key)).await.json().await.unwrap();
+    let plans: Value = get_json(&app, "/v1/family-plans", Some(&key)).await;
     assert_eq!(plans["items"], json!([]));
 
     // a follow-up in the future, off the scale, or naming a CPR number
@@ -254,12 +263,7 @@ async fn bad_plans_are_refused_and_change_nothing(app: TestApp) {
     let unknown_goal = format!("/v1/family-plans/{id}/goals/{}/follow-ups", Uuid::new_v4());
     let body = json!({"on_date": today().to_string(), "value": 5});
     problem(send(&app, Method::POST, &unknown_goal, &key, &body).await, 404).await;
-    let plan: Value = app
-        .get(&format!("/v1/family-plans/{id}"), Some(&key))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let plan: Value = get_json(&app, &format!("/v1/family-plans/{id}"), Some(&key)).await;
     assert_eq!(goal(&plan, "wellbeing")["follow_ups"], json!([]));
 }
 
@@ -274,7 +278,7 @@ async fn only_the_owner_sees_a_plan(app: TestApp) {
     let follow_up = json!({"on_date": today().to_string(), "value": 5});
     let add = format!("{path}/goals/{goal_id}/follow-ups");
     problem(send(&app, Method::POST, &add, &other, &follow_up).await, 404).await;
-    let theirs: Value = app.get("/v1/family-plans", Some(&other)).await.json().await.unwrap();
+    let theirs: Value = get_json(&app, "/v1/family-plans", Some(&other)).await;
     assert_eq!(theirs["items"], json!([]));
     // nor may it link its own referral to the plan
     let referral = referral_for(&app, &other, "sag-3").await;
@@ -297,7 +301,7 @@ async fn only_the_owner_sees_a_plan(app: TestApp) {
     problem(app.get(&path, Some(&app.reader)).await, 403).await;
     problem(app.get(&path, None).await, 401).await;
     // the goal kinds are public
-    let kinds: Value = app.get("/v1/goal-kinds", None).await.json().await.unwrap();
+    let kinds: Value = get_json(&app, "/v1/goal-kinds", None).await;
     let school = kinds["items"]
         .as_array()
         .unwrap()
@@ -396,12 +400,7 @@ async fn a_family_gets_its_data_and_old_plans_are_purged(app: TestApp) {
     let other_family = referral_for(&app, &key, "sag-5").await;
 
     // the data-subject export: the plan, its follow-ups and this family's referrals, nothing of other families
-    let export: Value = app
-        .get(&format!("/v1/family-plans/{id}/export"), Some(&key))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let export: Value = get_json(&app, &format!("/v1/family-plans/{id}/export"), Some(&key)).await;
     assert_eq!(export["plan"]["id"], id.as_str());
     assert_eq!(
         goal(&export["plan"], "wellbeing")["follow_ups"][0]["note"],
@@ -445,5 +444,57 @@ async fn a_family_gets_its_data_and_old_plans_are_purged(app: TestApp) {
     assert_eq!(
         app.get(&format!("/v1/referrals/{mine}"), Some(&key)).await.status(),
         200
+    );
+}
+
+async fn the_partner_says_whether_a_referral_helped_the_goal(app: TestApp) {
+    let key = app.caseworker.clone();
+    let plan = create_plan(&app, &key, "sag-7").await;
+    let id = plan["id"].as_str().unwrap().to_owned();
+    let goal_id = goal(&plan, "parent-employment")["id"].as_str().unwrap().to_owned();
+    let (org, service) = job_service(&app).await;
+    let body = json!({"service_id": service, "family_ref": "sag-7", "consent": consent()});
+    let referral = id_of(
+        &send(&app, Method::POST, "/v1/referrals", &key, &body)
+            .await
+            .json()
+            .await
+            .unwrap(),
+    );
+    let link = format!("/v1/family-plans/{id}/goals/{goal_id}/referrals");
+    assert_eq!(
+        send(&app, Method::POST, &link, &key, &json!({"referral_id": referral}))
+            .await
+            .status(),
+        200
+    );
+
+    // the partner sees the goal's kind, never the plan
+    let partner = app.partner_key(org).await;
+    let seen: Value = get_json(&app, &format!("/v1/referrals/{referral}"), Some(&partner)).await;
+    assert_eq!(seen["goal_kinds"], json!(["parent-employment"]));
+    assert!(!seen.to_string().contains("Far vil gerne"), "{seen}");
+    problem(app.get(&format!("/v1/family-plans/{id}"), Some(&partner)).await, 403).await;
+
+    let path = format!("/v1/referrals/{referral}/transitions");
+    // only on completed or failed, and only the partner
+    let early = json!({"to": "accepted", "goal_outcome": "yes"});
+    problem(send(&app, Method::POST, &path, &partner, &early).await, 422).await;
+    for to in ["accepted", "in-progress"] {
+        assert_eq!(
+            send(&app, Method::POST, &path, &partner, &json!({"to": to}))
+                .await
+                .status(),
+            200
+        );
+    }
+    let by_sender = json!({"to": "cancelled", "goal_outcome": "no"});
+    problem(send(&app, Method::POST, &path, &key, &by_sender).await, 422).await;
+    let done = json!({"to": "completed", "goal_outcome": "partly"});
+    assert_eq!(send(&app, Method::POST, &path, &partner, &done).await.status(), 200);
+    let plan: Value = get_json(&app, &format!("/v1/family-plans/{id}"), Some(&key)).await;
+    assert_eq!(
+        goal(&plan, "parent-employment")["referrals"],
+        json!([{"referral_id": referral, "helped": "partly"}])
     );
 }

@@ -93,7 +93,10 @@ async fn referrals(app: &App) -> String {
             receiver.open(referral.id).await.unwrap();
             let to = ReferralStatus::parse(answer).unwrap();
             let reason = (to == ReferralStatus::Rejected).then(|| "not-eligible".to_owned());
-            receiver.transition(referral.id, None, to, reason, None).await.unwrap();
+            receiver
+                .transition(referral.id, None, to, reason, None, None)
+                .await
+                .unwrap();
         }
     }
     partner_email.to_owned()

@@ -54,6 +54,7 @@ enum ReferralGoal {
     Table,
     ReferralId,
     GoalId,
+    Helped,
 }
 
 async fn index(
@@ -178,6 +179,7 @@ impl MigrationTrait for Migration {
                     .if_not_exists()
                     .col(ColumnDef::new(ReferralGoal::ReferralId).uuid().not_null())
                     .col(ColumnDef::new(ReferralGoal::GoalId).uuid().not_null())
+                    .col(ColumnDef::new(ReferralGoal::Helped).string().null())
                     .primary_key(Index::create().col(ReferralGoal::ReferralId).col(ReferralGoal::GoalId))
                     .to_owned(),
             )

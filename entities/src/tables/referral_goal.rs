@@ -8,6 +8,9 @@ pub struct Model {
     pub referral_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)]
     pub goal_id: Uuid,
+    /// Whether the referral helped the goal, as the receiving partner said when completing or failing it:
+    /// `yes`, `partly`, `no` or `unknown`.
+    pub helped: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
