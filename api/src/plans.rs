@@ -169,6 +169,8 @@ pub struct FamilyPlan {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub goals: Vec<Goal>,
+    /// The programmes the plan is enrolled in.
+    pub programme_ids: Vec<Uuid>,
 }
 
 impl From<domain::Plan> for FamilyPlan {
@@ -184,6 +186,7 @@ impl From<domain::Plan> for FamilyPlan {
             team: plan.team,
             created_at: plan.created_at,
             updated_at: plan.updated_at,
+            programme_ids: plan.programme_ids,
             goals: plan
                 .goals
                 .into_iter()
@@ -242,6 +245,93 @@ pub struct DueFollowUpList {
     pub items: Vec<DueFollowUp>,
 }
 
+/// A programme's target for one goal kind.
+#[derive(Clone, Debug, Object)]
+pub struct ProgrammeTarget {
+    /// A code from `/v1/goal-kinds`.
+    pub kind: String,
+    /// The share (0–1) of enrolled plans with such a goal that should meet it, e.g. 0.75.
+    pub share: f64,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct ProgrammeInput {
+    pub name: String,
+    /// The area it covers, e.g. "Gellerupparken".
+    pub area: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    #[oai(default)]
+    pub targets: Vec<ProgrammeTarget>,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct Programme {
+    pub id: Uuid,
+    pub name: String,
+    pub area: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    pub targets: Vec<ProgrammeTarget>,
+}
+
+impl From<entities::programmes::Programme> for Programme {
+    fn from(p: entities::programmes::Programme) -> Self {
+        Programme {
+            id: p.id,
+            name: p.name,
+            area: p.area,
+            starts_on: p.starts_on,
+            ends_on: p.ends_on,
+            targets: p
+                .targets
+                .into_iter()
+                .map(|(kind, share)| ProgrammeTarget { kind, share })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct ProgrammeList {
+    pub items: Vec<Programme>,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct EnrolInput {
+    pub programme_id: Uuid,
+}
+
+/// One goal kind in one quarter. Counts of fewer than 5 families are suppressed (null): small numbers identify
+/// people.
+#[derive(Clone, Debug, Object)]
+pub struct ProgrammeCell {
+    pub goal_kind: String,
+    pub target_share: Option<f64>,
+    /// Enrolled plans with a goal of this kind set by the quarter's end.
+    pub families: Option<u64>,
+    /// Of those, plans whose goal was met at the quarter's end.
+    pub met: Option<u64>,
+    pub share: Option<f64>,
+    pub meets_target: Option<bool>,
+    pub suppressed: bool,
+}
+
+#[derive(Clone, Debug, Object)]
+pub struct ProgrammeQuarter {
+    /// `2026-Q4`.
+    pub quarter: String,
+    pub ends_on: NaiveDate,
+    pub cells: Vec<ProgrammeCell>,
+}
+
+/// A programme's goals per quarter against its targets: aggregates only, never a family.
+#[derive(Clone, Debug, Object)]
+pub struct ProgrammeReport {
+    pub programme: Programme,
+    pub quarters: Vec<ProgrammeQuarter>,
+}
+
 /// Everything Brobygger keeps about one family that the caller may see, for a data-subject access request (GDPR
 /// art. 15): the plan with its goals and follow-ups, and the referrals sent for the same family reference by the
 /// caller or the caller's team.
@@ -250,6 +340,12 @@ pub struct FamilyExport {
     pub exported_at: DateTime<Utc>,
     pub plan: FamilyPlan,
     pub referrals: Vec<crate::referrals::Referral>,
+}
+
+#[derive(ApiResponse)]
+pub enum ProgrammeCreated {
+    #[oai(status = 201)]
+    Created(Json<Programme>, #[oai(header = "Location")] String),
 }
 
 #[derive(ApiResponse)]
@@ -389,6 +485,14 @@ impl Plans<'_> {
         // soonest first; a stable sort keeps the goals of a plan in the order they were set
         due.sort_by_key(|d| d.due);
         Ok(due)
+    }
+
+    /// Enrols a plan the caller may see in a programme.
+    pub async fn enrol(&self, id: Uuid, programme_id: Uuid) -> Result<domain::Plan, ApiError> {
+        self.get(id).await?;
+        self.state.store.enrol_plan(id, programme_id).await?;
+        self.audit("enrol", Some(id)).await?;
+        Ok(self.state.store.get_plan(id).await?)
     }
 
     pub async fn add_goal(&self, id: Uuid, goal: domain::NewGoal) -> Result<domain::Plan, ApiError> {
@@ -599,6 +703,128 @@ impl PlanApi {
         .export(id.0)
         .await?;
         Ok(Json(export))
+    }
+
+    /// Enrol a family plan in a programme (caseworker)
+    #[oai(
+        path = "/family-plans/:id/programmes",
+        method = "post",
+        tag = "PlanTag::FamilyPlans",
+        operation_id = "enrolFamilyPlan"
+    )]
+    async fn enrol(&self, auth: Auth, id: Path<Uuid>, body: Json<EnrolInput>) -> ApiResult<PlanRecord> {
+        let caller = auth.caller();
+        let plan = Plans {
+            state: &self.state,
+            caller: &caller,
+        }
+        .enrol(id.0, body.0.programme_id)
+        .await?;
+        Ok(PlanRecord::Ok(Json(plan.into())))
+    }
+
+    /// Define a programme with targets per goal kind (admin)
+    #[oai(
+        path = "/programmes",
+        method = "post",
+        tag = "PlanTag::FamilyPlans",
+        operation_id = "createProgramme"
+    )]
+    async fn create_programme(&self, auth: Auth, body: Json<ProgrammeInput>) -> ApiResult<ProgrammeCreated> {
+        let caller = auth.caller();
+        caller.require(&[Role::Admin])?;
+        let input = body.0;
+        let programme = self
+            .state
+            .store
+            .create_programme(entities::programmes::NewProgramme {
+                name: input.name,
+                area: input.area,
+                starts_on: input.starts_on,
+                ends_on: input.ends_on,
+                targets: input.targets.into_iter().map(|t| (t.kind, t.share)).collect(),
+            })
+            .await?;
+        let location = format!("/v1/programmes/{}", programme.id);
+        Ok(ProgrammeCreated::Created(Json(programme.into()), location))
+    }
+
+    /// The programmes (admin, caseworker)
+    #[oai(
+        path = "/programmes",
+        method = "get",
+        tag = "PlanTag::FamilyPlans",
+        operation_id = "listProgrammes"
+    )]
+    async fn list_programmes(&self, auth: Auth) -> ApiResult<Json<ProgrammeList>> {
+        auth.caller().require(&[Role::Admin, Role::Caseworker])?;
+        let items = self
+            .state
+            .store
+            .list_programmes()
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        Ok(Json(ProgrammeList { items }))
+    }
+
+    /// A programme's goals per quarter against its targets (admin)
+    ///
+    /// Per quarter from the programme's start and goal kind: enrolled plans with such a goal, those meeting it at
+    /// the quarter's end, the share and whether it meets the target. Aggregates only; a cell of fewer than 5
+    /// families is suppressed.
+    #[oai(
+        path = "/reports/programmes/:id",
+        method = "get",
+        tag = "PlanTag::FamilyPlans",
+        operation_id = "programmeReport"
+    )]
+    async fn programme_report(&self, auth: Auth, id: Path<Uuid>) -> ApiResult<Json<ProgrammeReport>> {
+        let caller = auth.caller();
+        caller.require(&[Role::Admin])?;
+        let programme = match self.state.store.get_programme(id.0).await {
+            Err(entities::Error::NotFound { .. }) => {
+                return Err(ApiError::NotFound(format!("no programme {}", id.0)).into());
+            }
+            other => other?,
+        };
+        let quarters = self.state.store.programme_report(id.0, Utc::now().date_naive()).await?;
+        self.state
+            .store
+            .record_audit(
+                caller.key_id,
+                caller.person_id,
+                caller.role_name(),
+                caller.organization_id,
+                "report",
+                "programme-report",
+                Some(id.0),
+            )
+            .await?;
+        Ok(Json(ProgrammeReport {
+            programme: programme.into(),
+            quarters: quarters
+                .into_iter()
+                .map(|q| ProgrammeQuarter {
+                    quarter: q.quarter,
+                    ends_on: q.ends_on,
+                    cells: q
+                        .cells
+                        .into_iter()
+                        .map(|c| ProgrammeCell {
+                            goal_kind: c.goal_kind,
+                            target_share: c.target_share,
+                            families: c.families,
+                            met: c.met,
+                            share: c.share,
+                            meets_target: c.meets_target,
+                            suppressed: c.suppressed,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }))
     }
 
     /// Add a goal to a family plan (at most 5)

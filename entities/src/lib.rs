@@ -14,6 +14,7 @@ pub mod keys;
 pub mod migration;
 pub mod people;
 pub mod plans;
+pub mod programmes;
 pub mod referral_rules;
 pub mod referrals;
 pub mod store;

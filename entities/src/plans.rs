@@ -319,6 +319,8 @@ pub struct Plan {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub goals: Vec<Goal>,
+    /// The programmes the plan is enrolled in.
+    pub programme_ids: Vec<Uuid>,
 }
 
 fn goal_row(plan_id: Uuid, position: usize, goal: &NewGoal, now: DateTime<Utc>) -> plan_goal::ActiveModel {
@@ -422,7 +424,9 @@ impl Store {
                 .or_default()
                 .push((link.referral_id, helped));
         }
+        let programme_ids = self.programmes_of_plan(id).await?;
         Ok(Plan {
+            programme_ids,
             id: row.id,
             family_hash: row.family_hash,
             owner_id: row.owner_id,

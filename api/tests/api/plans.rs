@@ -18,6 +18,7 @@ on_both_backends!(
     a_caseworker_makes_a_plan_in_the_web_app,
     a_family_gets_its_data_and_old_plans_are_purged,
     the_partner_says_whether_a_referral_helped_the_goal,
+    the_programme_report_counts_what_a_hand_count_does,
 );
 
 fn today() -> chrono::NaiveDate {
@@ -497,4 +498,157 @@ async fn the_partner_says_whether_a_referral_helped_the_goal(app: TestApp) {
         goal(&plan, "parent-employment")["referrals"],
         json!([{"referral_id": referral, "helped": "partly"}])
     );
+}
+
+/// A plan with these goals: (kind, for whom, baseline, target).
+async fn plan_with(app: &TestApp, family_ref: &str, goals: &[(&str, &str, f64, f64)]) -> Value {
+    let in_a_year = (today() + Duration::days(365)).to_string();
+    let goals: Vec<Value> = goals
+        .iter()
+        .map(|(kind, whom, baseline, target)| {
+            json!({"kind": kind, "for_whom": whom, "baseline": baseline, "target": target, "target_date": in_a_year})
+        })
+        .collect();
+    let body =
+        json!({"family_ref": family_ref, "challenges": "Familiens egne ord", "consent": consent(), "goals": goals});
+    let response = send(app, Method::POST, "/v1/family-plans", &app.caseworker, &body).await;
+    assert_eq!(response.status(), 201);
+    response.json().await.unwrap()
+}
+
+async fn follow_up(app: &TestApp, plan: &Value, kind: &str, value: f64) {
+    let path = format!(
+        "/v1/family-plans/{}/goals/{}/follow-ups",
+        plan["id"].as_str().unwrap(),
+        goal(plan, kind)["id"].as_str().unwrap()
+    );
+    let body = json!({"on_date": today().to_string(), "value": value});
+    assert_eq!(
+        send(app, Method::POST, &path, &app.caseworker, &body).await.status(),
+        201
+    );
+}
+
+async fn the_programme_report_counts_what_a_hand_count_does(app: TestApp) {
+    let programme = json!({"name": "Opgang til Opgang", "area": "Gellerupparken", "starts_on": today().to_string(),
+        "ends_on": (today() + Duration::days(4 * 365)).to_string(),
+        "targets": [{"kind": "parent-employment", "share": 0.75}, {"kind": "school-attendance", "share": 0.5},
+                    {"kind": "wellbeing", "share": 0.8}]});
+    let bad = json!({"name": "x", "area": "y", "starts_on": today().to_string(), "ends_on": today().to_string(),
+                     "targets": [{"kind": "wellbeing", "share": 1.5}]});
+    let refused = problem(send(&app, Method::POST, "/v1/programmes", &app.admin, &bad).await, 422).await;
+    assert_eq!(refused["errors"].as_array().unwrap().len(), 2, "{refused}");
+    problem(
+        send(&app, Method::POST, "/v1/programmes", &app.caseworker, &programme).await,
+        403,
+    )
+    .await;
+    let response = send(&app, Method::POST, "/v1/programmes", &app.admin, &programme).await;
+    assert_eq!(response.status(), 201);
+    let programme_id = id_of(&response.json().await.unwrap());
+
+    // 30 enrolled plans. Hand count:
+    // - plans 0–19 have a parent-employment goal; 15 of them met it (target 75 %: 15/20 = 75 %, met)
+    // - plans 0–11 also have a school-attendance goal; 6 of them met it (target 50 %: 6/12, met)
+    // - plans 20–29 have a well-being goal; 7 of them met it (target 80 %: 7/10 = 70 %, not met)
+    // - plans 20–22 also have a Danish goal: 3 families, suppressed
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let goals: Vec<(&str, &str, f64, f64)> = match i {
+            0..=11 => vec![
+                ("parent-employment", "parent", 0.0, 1.0),
+                ("school-attendance", "child", 30.0, 10.0),
+            ],
+            12..=19 => vec![("parent-employment", "parent", 0.0, 1.0)],
+            20..=22 => vec![
+                ("wellbeing", "family", 4.0, 7.0),
+                ("danish-language", "parent", 3.0, 6.0),
+            ],
+            _ => vec![("wellbeing", "family", 4.0, 7.0)],
+        };
+        let plan = plan_with(&app, &format!("sag-p{i}"), &goals).await;
+        if i < 15 {
+            follow_up(&app, &plan, "parent-employment", 1.0).await;
+        }
+        if i < 6 {
+            follow_up(&app, &plan, "school-attendance", 8.0).await;
+        }
+        if (20..27).contains(&i) {
+            follow_up(&app, &plan, "wellbeing", 8.0).await;
+        }
+        let path = format!("/v1/family-plans/{}/programmes", plan["id"].as_str().unwrap());
+        let response = send(
+            &app,
+            Method::POST,
+            &path,
+            &app.caseworker,
+            &json!({"programme_id": programme_id}),
+        )
+        .await;
+        assert_eq!(response.status(), 200);
+        let enrolled: Value = response.json().await.unwrap();
+        assert_eq!(enrolled["programme_ids"], json!([programme_id]));
+        ids.push(plan["id"].as_str().unwrap().to_owned());
+    }
+    // a plan outside the programme does not count
+    let outside = plan_with(&app, "sag-outside", &[("parent-employment", "parent", 0.0, 1.0)]).await;
+    follow_up(&app, &outside, "parent-employment", 1.0).await;
+
+    problem(
+        app.get(&format!("/v1/reports/programmes/{programme_id}"), Some(&app.caseworker))
+            .await,
+        403,
+    )
+    .await;
+    let report = get_json(
+        &app,
+        &format!("/v1/reports/programmes/{programme_id}"),
+        Some(&app.admin),
+    )
+    .await;
+    let quarter = &report["quarters"][0];
+    assert_eq!(report["quarters"].as_array().unwrap().len(), 1, "{report}");
+    let cell = |kind: &str| {
+        quarter["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["goal_kind"] == kind)
+            .unwrap()
+            .clone()
+    };
+    let employment = cell("parent-employment");
+    assert_eq!(
+        (employment["families"].clone(), employment["met"].clone()),
+        (json!(20), json!(15))
+    );
+    assert_eq!(employment["share"], 0.75);
+    assert_eq!(employment["meets_target"], true);
+    let school = cell("school-attendance");
+    assert_eq!(
+        (
+            school["families"].clone(),
+            school["met"].clone(),
+            school["meets_target"].clone()
+        ),
+        (json!(12), json!(6), json!(true))
+    );
+    let wellbeing = cell("wellbeing");
+    assert_eq!(
+        (
+            wellbeing["families"].clone(),
+            wellbeing["met"].clone(),
+            wellbeing["meets_target"].clone()
+        ),
+        (json!(10), json!(7), json!(false))
+    );
+    let danish = cell("danish-language");
+    assert_eq!(danish["suppressed"], true);
+    assert!(
+        danish["families"].is_null() && danish["met"].is_null() && danish["share"].is_null(),
+        "{danish}"
+    );
+    // aggregates only: no plan, no family in the report
+    let text = report.to_string();
+    assert!(ids.iter().all(|id| !text.contains(id.as_str())), "{report}");
 }

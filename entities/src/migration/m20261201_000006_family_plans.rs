@@ -1,6 +1,6 @@
-//! Family plans (issue 17): a plan per family reference, its goals, their follow-ups, and the referrals that
-//! serve a goal. Written as fixed statements: this migration must create the same tables whatever the table
-//! definitions later become.
+//! Family plans (issue 17): a plan per family reference, its goals, their follow-ups, the referrals that serve a
+//! goal, and the municipality's programmes (targets per goal kind) plans are enrolled in. Written as fixed
+//! statements: this migration must create the same tables whatever the table definitions later become.
 
 use sea_orm_migration::prelude::*;
 
@@ -47,6 +47,32 @@ enum GoalFollowUp {
     Note,
     RecordedBy,
     CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Programme {
+    Table,
+    Id,
+    Name,
+    Area,
+    StartsOn,
+    EndsOn,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum ProgrammeTarget {
+    Table,
+    ProgrammeId,
+    GoalKind,
+    TargetShare,
+}
+
+#[derive(DeriveIden)]
+enum PlanProgramme {
+    Table,
+    PlanId,
+    ProgrammeId,
 }
 
 #[derive(DeriveIden)]
@@ -189,6 +215,62 @@ impl MigrationTrait for Migration {
             "idx-referral_goal-goal_id",
             ReferralGoal::Table,
             ReferralGoal::GoalId,
+        )
+        .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Programme::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(Programme::Id).uuid().not_null().primary_key())
+                    .col(ColumnDef::new(Programme::Name).string().not_null())
+                    .col(ColumnDef::new(Programme::Area).string().not_null())
+                    .col(ColumnDef::new(Programme::StartsOn).date().not_null())
+                    .col(ColumnDef::new(Programme::EndsOn).date().not_null())
+                    .col(
+                        ColumnDef::new(Programme::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ProgrammeTarget::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(ProgrammeTarget::ProgrammeId).uuid().not_null())
+                    .col(ColumnDef::new(ProgrammeTarget::GoalKind).string().not_null())
+                    .col(ColumnDef::new(ProgrammeTarget::TargetShare).double().not_null())
+                    .primary_key(
+                        Index::create()
+                            .col(ProgrammeTarget::ProgrammeId)
+                            .col(ProgrammeTarget::GoalKind),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(PlanProgramme::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(PlanProgramme::PlanId).uuid().not_null())
+                    .col(ColumnDef::new(PlanProgramme::ProgrammeId).uuid().not_null())
+                    .primary_key(
+                        Index::create()
+                            .col(PlanProgramme::PlanId)
+                            .col(PlanProgramme::ProgrammeId),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        index(
+            manager,
+            "idx-plan_programme-programme_id",
+            PlanProgramme::Table,
+            PlanProgramme::ProgrammeId,
         )
         .await
     }
