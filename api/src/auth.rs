@@ -43,6 +43,28 @@ impl Caller {
         self.person_id.or(self.key_id)
     }
 
+    /// Writes an audit row of this caller doing `action` to `entity` (`id`).
+    pub async fn audit(
+        &self,
+        store: &entities::Store,
+        action: &str,
+        entity: &str,
+        id: Option<Uuid>,
+    ) -> Result<(), ApiError> {
+        store
+            .record_audit(
+                self.key_id,
+                self.person_id,
+                self.role_name(),
+                self.organization_id,
+                action,
+                entity,
+                id,
+            )
+            .await?;
+        Ok(())
+    }
+
     pub fn role_name(&self) -> &'static str {
         self.role.map_or("anonymous", Role::as_str)
     }

@@ -376,20 +376,7 @@ impl Plans<'_> {
     }
 
     async fn audit(&self, action: &str, id: Option<Uuid>) -> Result<(), ApiError> {
-        let caller = self.caller;
-        self.state
-            .store
-            .record_audit(
-                caller.key_id,
-                caller.person_id,
-                caller.role_name(),
-                caller.organization_id,
-                action,
-                "family_plan",
-                id,
-            )
-            .await?;
-        Ok(())
+        self.caller.audit(&self.state.store, action, "family_plan", id).await
     }
 
     /// Whether the caller may see `plan`: its owner, or a caseworker of the owner's team.
@@ -554,6 +541,66 @@ fn new_goal(input: GoalInput) -> domain::NewGoal {
         target: input.target,
         target_date: input.target_date,
     }
+}
+
+/// A programme's report for `caller` (admin only), audited as a report. The JSON API and the admin dashboard
+/// both answer with this.
+pub async fn programme_report(state: &AppState, caller: &Caller, id: Uuid) -> Result<ProgrammeReport, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let programme = match state.store.get_programme(id).await {
+        Err(entities::Error::NotFound { .. }) => return Err(ApiError::NotFound(format!("no programme {id}"))),
+        other => other?,
+    };
+    let quarters = state.store.programme_report(id, Utc::now().date_naive()).await?;
+    caller
+        .audit(&state.store, "report", "programme-report", Some(id))
+        .await?;
+    Ok(ProgrammeReport {
+        programme: programme.into(),
+        quarters: quarters
+            .into_iter()
+            .map(|q| ProgrammeQuarter {
+                quarter: q.quarter,
+                ends_on: q.ends_on,
+                cells: q
+                    .cells
+                    .into_iter()
+                    .map(|c| ProgrammeCell {
+                        goal_kind: c.goal_kind,
+                        target_share: c.target_share,
+                        families: c.families,
+                        met: c.met,
+                        share: c.share,
+                        meets_target: c.meets_target,
+                        suppressed: c.suppressed,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    })
+}
+
+/// The programme report as CSV (RFC 4180): a line per quarter and goal kind; suppressed cells are empty.
+pub fn programme_report_csv(report: &ProgrammeReport) -> String {
+    let number = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let count = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let mut out = String::from("quarter,goal_kind,target_share,families,met,share,meets_target,suppressed\r\n");
+    for quarter in &report.quarters {
+        for c in &quarter.cells {
+            out.push_str(&format!(
+                "{},{},{},{},{},{},{},{}\r\n",
+                quarter.quarter,
+                c.goal_kind,
+                number(c.target_share),
+                count(c.families),
+                count(c.met),
+                number(c.share),
+                c.meets_target.map(|m| m.to_string()).unwrap_or_default(),
+                c.suppressed
+            ));
+        }
+    }
+    out
 }
 
 pub struct PlanApi {
@@ -781,50 +828,7 @@ impl PlanApi {
         operation_id = "programmeReport"
     )]
     async fn programme_report(&self, auth: Auth, id: Path<Uuid>) -> ApiResult<Json<ProgrammeReport>> {
-        let caller = auth.caller();
-        caller.require(&[Role::Admin])?;
-        let programme = match self.state.store.get_programme(id.0).await {
-            Err(entities::Error::NotFound { .. }) => {
-                return Err(ApiError::NotFound(format!("no programme {}", id.0)).into());
-            }
-            other => other?,
-        };
-        let quarters = self.state.store.programme_report(id.0, Utc::now().date_naive()).await?;
-        self.state
-            .store
-            .record_audit(
-                caller.key_id,
-                caller.person_id,
-                caller.role_name(),
-                caller.organization_id,
-                "report",
-                "programme-report",
-                Some(id.0),
-            )
-            .await?;
-        Ok(Json(ProgrammeReport {
-            programme: programme.into(),
-            quarters: quarters
-                .into_iter()
-                .map(|q| ProgrammeQuarter {
-                    quarter: q.quarter,
-                    ends_on: q.ends_on,
-                    cells: q
-                        .cells
-                        .into_iter()
-                        .map(|c| ProgrammeCell {
-                            goal_kind: c.goal_kind,
-                            target_share: c.target_share,
-                            families: c.families,
-                            met: c.met,
-                            share: c.share,
-                            meets_target: c.meets_target,
-                            suppressed: c.suppressed,
-                        })
-                        .collect(),
-                })
-                .collect(),
-        }))
+        Ok(Json(programme_report(&self.state, &auth.caller(), id.0).await?))
     }
 
     /// Add a goal to a family plan (at most 5)

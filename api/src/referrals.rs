@@ -560,20 +560,7 @@ pub struct Referrals<'a> {
 
 impl Referrals<'_> {
     async fn audit(&self, action: &str, entity: &str, id: Option<Uuid>) -> Result<(), ApiError> {
-        let caller = self.caller;
-        self.state
-            .store
-            .record_audit(
-                caller.key_id,
-                caller.person_id,
-                caller.role_name(),
-                caller.organization_id,
-                action,
-                entity,
-                id,
-            )
-            .await?;
-        Ok(())
+        self.caller.audit(&self.state.store, action, entity, id).await
     }
 
     /// Loads a referral the caller may see (404 otherwise) and the caller's actor towards it.

@@ -88,6 +88,12 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint<Output = poem::Respon
         .at("/admin/outcomes", get(admin::outcomes_page))
         .at("/admin/outcomes.csv", get(admin::outcomes_csv))
         .at(
+            "/admin/programmes",
+            get(admin::programmes_page).post(admin::create_programme),
+        )
+        .at("/admin/programmes/:id", get(admin::programme_page))
+        .at("/admin/programme-report/:id", get(admin::programme_csv))
+        .at(
             "/admin/organizations",
             get(admin::organizations_page).post(admin::create_organization),
         )

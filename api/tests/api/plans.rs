@@ -651,4 +651,47 @@ async fn the_programme_report_counts_what_a_hand_count_does(app: TestApp) {
     // aggregates only: no plan, no family in the report
     let text = report.to_string();
     assert!(ids.iter().all(|id| !text.contains(id.as_str())), "{report}");
+
+    // the municipality's dashboard: the same numbers in a table beside a chart, and as CSV
+    let password = crate::web::person(&app, "kommune@aarhus.dk", Role::Admin, None, None).await;
+    let mut web = crate::web::WebClient::new(&app);
+    assert_eq!(web.login("kommune@aarhus.dk", &password).await.status(), 303);
+    let (status, html) = web.get(&format!("/admin/programmes/{programme_id}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Opgang til Opgang") && html.contains("<svg"), "{html}");
+    for row in [
+        "<td>Forælder i arbejde</td><td>20</td><td>15</td><td>75 %</td><td>75 %</td><td>når målet</td>",
+        "<td>Bedre trivsel</td><td>10</td><td>7</td><td>70 %</td><td>80 %</td><td>under målet</td>",
+        "<td>Bedre dansk</td><td>færre end 5</td>",
+    ] {
+        assert!(html.contains(row), "{row} not in {html}");
+    }
+    let csv = web
+        .client
+        .get(format!("{}/admin/programme-report/{programme_id}", web.base))
+        .header("cookie", web.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let csv = csv.text().await.unwrap();
+    assert!(csv.contains("parent-employment,0.75,20,15,0.75,true,false"), "{csv}");
+    assert!(csv.contains("danish-language,,,,,,true"), "{csv}");
+    // a new programme from the form; a target of 150 % is refused beside its field
+    let (_, _) = web.get("/admin/programmes").await;
+    let start = today().to_string();
+    let end = (today() + Duration::days(365)).to_string();
+    let mut fields = vec![
+        ("name", "Sommerprogram"),
+        ("area", "Bispehaven"),
+        ("starts_on", start.as_str()),
+        ("ends_on", end.as_str()),
+        ("target-wellbeing", "150"),
+    ];
+    assert_eq!(web.post("/admin/programmes", &fields, true).await.status(), 422);
+    fields[4].1 = "80";
+    let response = web.post("/admin/programmes", &fields, true).await;
+    assert_eq!(response.status(), 303);
+    let programmes = get_json(&app, "/v1/programmes", Some(&app.admin)).await;
+    assert_eq!(programmes["items"].as_array().unwrap().len(), 2);
 }

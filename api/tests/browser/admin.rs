@@ -256,3 +256,39 @@ async fn the_municipality_reads_outcomes_and_runs_the_network() {
     );
     browser.close().await;
 }
+
+/// A programme from the form to its report page: the chart, the table, the CSV link (axe-checked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_municipality_defines_a_programme_and_reads_its_report() {
+    let app = spawn_app().await;
+    person(&app, "kommune@aarhus.dk", Role::Admin, None).await;
+    let Some(browser) = Browser::start(true).await else {
+        return;
+    };
+    log_in(&browser, &app, "kommune@aarhus.dk", PASSWORD).await;
+    browser.click("a[href='/admin/programmes']").await;
+    assert_eq!(browser.path().await, "/admin/programmes");
+    look_at(&browser, "admin-programmes").await;
+    let today = chrono::Utc::now().date_naive();
+    browser.fill("#name", "Opgang til Opgang").await;
+    browser.fill("#area", "Gellerupparken").await;
+    browser.fill("#starts_on", &today.format("%m%d%Y").to_string()).await;
+    browser
+        .fill(
+            "#ends_on",
+            &(today + chrono::Duration::days(4 * 365)).format("%m%d%Y").to_string(),
+        )
+        .await;
+    browser.fill("#target-parent-employment", "75").await;
+    browser.fill("#target-wellbeing", "80").await;
+    browser.submit("#programme-submit").await;
+    assert!(
+        browser.path().await.starts_with("/admin/programmes/"),
+        "{}",
+        browser.path().await
+    );
+    assert!(browser.exists("#programme-table").await);
+    assert!(browser.exists("#programme-csv").await);
+    look_at(&browser, "admin-programme").await;
+    browser.close().await;
+}

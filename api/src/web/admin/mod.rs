@@ -12,6 +12,7 @@ mod health;
 mod keys;
 mod organizations;
 mod outcomes;
+mod programmes;
 
 use entities::directory::Role;
 use entities::people::Person;
@@ -32,6 +33,7 @@ pub use organizations::{
     organizations_page, reinvite,
 };
 pub use outcomes::{outcomes_csv, outcomes_page};
+pub use programmes::{create_programme, programme_csv, programme_page, programmes_page};
 
 /// The logged-in admin, or the response for everyone else: the login page for visitors, 403 for
 /// caseworkers and partners.
