@@ -325,11 +325,59 @@ pub struct ProgrammeQuarter {
     pub cells: Vec<ProgrammeCell>,
 }
 
-/// A programme's goals per quarter against its targets: aggregates only, never a family.
+/// The enrolled families' referrals with one need, or to one partner. Counts are null when fewer than 5 families.
+#[derive(Clone, Debug, Object)]
+pub struct ReferralGroup {
+    /// The need code, or the partner organisation's id.
+    pub key: String,
+    /// The partner organisation's name (the code for needs).
+    pub label: String,
+    pub families: Option<u64>,
+    pub referrals: Option<u64>,
+    pub completed: Option<u64>,
+    pub failed: Option<u64>,
+    pub rejected: Option<u64>,
+    pub open: Option<u64>,
+    pub suppressed: bool,
+}
+
+impl From<entities::programmes::ReferralGroup> for ReferralGroup {
+    fn from(g: entities::programmes::ReferralGroup) -> Self {
+        ReferralGroup {
+            key: g.key,
+            label: g.label,
+            families: g.families,
+            referrals: g.referrals,
+            completed: g.completed,
+            failed: g.failed,
+            rejected: g.rejected,
+            open: g.open,
+            suppressed: g.suppressed,
+        }
+    }
+}
+
+/// A partner whose services families that reached a goal of this kind were referred to (5 families or more).
+#[derive(Clone, Debug, Object)]
+pub struct PartnerUse {
+    pub goal_kind: String,
+    pub organization_id: Uuid,
+    pub organization: String,
+    pub families: u64,
+}
+
+/// A programme's goals per quarter against its targets, and what its families' referrals were and did:
+/// aggregates only, never a family.
 #[derive(Clone, Debug, Object)]
 pub struct ProgrammeReport {
     pub programme: Programme,
     pub quarters: Vec<ProgrammeQuarter>,
+    /// The enrolled families' referrals since the programme started, per need.
+    pub referrals_by_need: Vec<ReferralGroup>,
+    /// The same, per partner organisation.
+    pub referrals_by_partner: Vec<ReferralGroup>,
+    /// Partners whose services the families that reached a goal were referred to.
+    pub partners_of_goal_reachers: Vec<PartnerUse>,
 }
 
 /// Everything Brobygger keeps about one family that the caller may see, for a data-subject access request (GDPR
@@ -551,7 +599,9 @@ pub async fn programme_report(state: &AppState, caller: &Caller, id: Uuid) -> Re
         Err(entities::Error::NotFound { .. }) => return Err(ApiError::NotFound(format!("no programme {id}"))),
         other => other?,
     };
-    let quarters = state.store.programme_report(id, Utc::now().date_naive()).await?;
+    let today = Utc::now().date_naive();
+    let quarters = state.store.programme_report(id, today).await?;
+    let referrals = state.store.programme_referrals(id, today).await?;
     caller
         .audit(&state.store, "report", "programme-report", Some(id))
         .await?;
@@ -575,6 +625,18 @@ pub async fn programme_report(state: &AppState, caller: &Caller, id: Uuid) -> Re
                         suppressed: c.suppressed,
                     })
                     .collect(),
+            })
+            .collect(),
+        referrals_by_need: referrals.by_need.into_iter().map(Into::into).collect(),
+        referrals_by_partner: referrals.by_partner.into_iter().map(Into::into).collect(),
+        partners_of_goal_reachers: referrals
+            .partners_of_goal_reachers
+            .into_iter()
+            .map(|p| PartnerUse {
+                goal_kind: p.goal_kind,
+                organization_id: p.organization_id,
+                organization: p.organization,
+                families: p.families,
             })
             .collect(),
     })

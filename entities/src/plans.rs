@@ -92,6 +92,16 @@ pub enum Better {
     Lower,
 }
 
+impl Better {
+    /// Whether `value` reaches `target` in this direction.
+    pub fn reached(self, value: f64, target: f64) -> bool {
+        match self {
+            Better::Higher => value >= target,
+            Better::Lower => value <= target,
+        }
+    }
+}
+
 /// Who a goal is for: a role in the family, never a name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -289,10 +299,7 @@ impl Goal {
     /// Whether the latest value reaches the target, in the direction of progress of the goal's kind.
     pub fn met(&self) -> bool {
         let better = kind_of(&self.kind).map_or(Better::Higher, |k| k.better);
-        match better {
-            Better::Higher => self.current() >= self.target,
-            Better::Lower => self.current() <= self.target,
-        }
+        better.reached(self.current(), self.target)
     }
 
     /// When the next follow-up is due: a quarter after the last one, or after the goal was set.

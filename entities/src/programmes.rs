@@ -13,7 +13,10 @@ use crate::directory::Checker;
 use crate::error::{Error, Result};
 use crate::plans::{Better, goal_kinds};
 use crate::store::Store;
-use crate::tables::{family_plan, goal_follow_up, plan_goal, plan_programme, programme, programme_target};
+use crate::tables::{
+    family_plan, goal_follow_up, organization, plan_goal, plan_programme, programme, programme_target, referral,
+    referral_need,
+};
 
 /// A report cell counting fewer families than this is not shown.
 pub const SMALL_CELL: u64 = 5;
@@ -52,6 +55,39 @@ pub struct ReportCell {
     pub share: Option<f64>,
     pub meets_target: Option<bool>,
     pub suppressed: bool,
+}
+
+/// Referrals of the enrolled families grouped by a key (a need code, or a partner organisation): counts of
+/// referrals by outcome and of distinct families; None when fewer than [`SMALL_CELL`] families (suppressed).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReferralGroup {
+    pub key: String,
+    pub label: String,
+    pub families: Option<u64>,
+    pub referrals: Option<u64>,
+    pub completed: Option<u64>,
+    pub failed: Option<u64>,
+    pub rejected: Option<u64>,
+    pub open: Option<u64>,
+    pub suppressed: bool,
+}
+
+/// A partner whose services families that reached a goal of this kind were referred to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartnerUse {
+    pub goal_kind: String,
+    pub organization_id: Uuid,
+    pub organization: String,
+    /// Distinct families; rows under [`SMALL_CELL`] families are left out entirely.
+    pub families: u64,
+}
+
+/// What the enrolled families' referrals were and did.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ReferralOutcomes {
+    pub by_need: Vec<ReferralGroup>,
+    pub by_partner: Vec<ReferralGroup>,
+    pub partners_of_goal_reachers: Vec<PartnerUse>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -268,11 +304,7 @@ impl Store {
                         .iter()
                         .rfind(|f| f.goal_id == goal.id && f.on_date <= end)
                         .map_or(goal.baseline, |f| f.value);
-                    let reached = match better {
-                        Better::Higher => value >= goal.target,
-                        Better::Lower => value <= goal.target,
-                    };
-                    if reached {
+                    if better.reached(value, goal.target) {
                         met.insert(goal.plan_id);
                     }
                 }
@@ -301,6 +333,153 @@ impl Store {
             end = quarter_end(end + Duration::days(1));
         }
         Ok(quarters)
+    }
+}
+
+fn group(key: String, label: String, rows: &[&referral::Model]) -> ReferralGroup {
+    let families: HashSet<&str> = rows.iter().filter_map(|r| r.family_hash.as_deref()).collect();
+    let families = families.len() as u64;
+    let suppressed = families < SMALL_CELL;
+    let count = |status: &[&str]| -> Option<u64> {
+        (!suppressed).then(|| rows.iter().filter(|r| status.contains(&r.status.as_str())).count() as u64)
+    };
+    ReferralGroup {
+        key,
+        label,
+        families: (!suppressed).then_some(families),
+        referrals: (!suppressed).then_some(rows.len() as u64),
+        completed: count(&["completed"]),
+        failed: count(&["failed"]),
+        rejected: count(&["rejected"]),
+        open: count(&["requested", "received", "accepted", "in-progress", "on-hold"]),
+        suppressed,
+    }
+}
+
+impl Store {
+    /// The referrals of the programme's enrolled families (by the family hash of their plans) made since the
+    /// programme started: per need and per partner, and the partners whose services the families that reached
+    /// a goal were referred to. Aggregates only; small cells suppressed.
+    pub async fn programme_referrals(&self, programme_id: Uuid, today: NaiveDate) -> Result<ReferralOutcomes> {
+        let programme = self.get_programme(programme_id).await?;
+        let db = self.connection();
+        let plan_ids: Vec<Uuid> = plan_programme::Entity::find()
+            .filter(plan_programme::Column::ProgrammeId.eq(programme_id))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|p| p.plan_id)
+            .collect();
+        let plans = family_plan::Entity::find()
+            .filter(family_plan::Column::Id.is_in(plan_ids))
+            .all(db)
+            .await?;
+        let hashes: Vec<String> = plans.iter().map(|p| p.family_hash.clone()).collect();
+        let start = programme.starts_on.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+        let referrals = referral::Entity::find()
+            .filter(referral::Column::FamilyHash.is_in(hashes))
+            .filter(referral::Column::CreatedAt.gte(start))
+            .all(db)
+            .await?;
+        let needs = referral_need::Entity::find()
+            .filter(referral_need::Column::ReferralId.is_in(referrals.iter().map(|r| r.id)))
+            .all(db)
+            .await?;
+        let organizations: std::collections::HashMap<Uuid, String> = organization::Entity::find()
+            .filter(organization::Column::Id.is_in(referrals.iter().map(|r| r.organization_id)))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|o| (o.id, o.name))
+            .collect();
+
+        let mut need_codes: Vec<String> = needs.iter().map(|n| n.need_code.clone()).collect();
+        need_codes.sort();
+        need_codes.dedup();
+        let by_need = need_codes
+            .into_iter()
+            .map(|code| {
+                let ids: HashSet<Uuid> = needs
+                    .iter()
+                    .filter(|n| n.need_code == code)
+                    .map(|n| n.referral_id)
+                    .collect();
+                let rows: Vec<&referral::Model> = referrals.iter().filter(|r| ids.contains(&r.id)).collect();
+                group(code.clone(), code, &rows)
+            })
+            .collect();
+        let mut partner_ids: Vec<Uuid> = referrals.iter().map(|r| r.organization_id).collect();
+        partner_ids.sort();
+        partner_ids.dedup();
+        let by_partner = partner_ids
+            .into_iter()
+            .map(|id| {
+                let rows: Vec<&referral::Model> = referrals.iter().filter(|r| r.organization_id == id).collect();
+                group(
+                    id.to_string(),
+                    organizations.get(&id).cloned().unwrap_or_default(),
+                    &rows,
+                )
+            })
+            .collect();
+
+        // families that reached a goal (by the latest quarter), per goal kind, and the partners they were sent to
+        let _ = today;
+        let goals = plan_goal::Entity::find()
+            .filter(plan_goal::Column::PlanId.is_in(plans.iter().map(|p| p.id)))
+            .all(db)
+            .await?;
+        let follow_ups = goal_follow_up::Entity::find()
+            .filter(goal_follow_up::Column::GoalId.is_in(goals.iter().map(|g| g.id)))
+            .order_by_asc(goal_follow_up::Column::OnDate)
+            .order_by_asc(goal_follow_up::Column::CreatedAt)
+            .all(db)
+            .await?;
+        let kinds = goal_kinds();
+        let mut partners_of_goal_reachers = Vec::new();
+        let mut goal_codes: Vec<String> = goals.iter().map(|g| g.kind.clone()).collect();
+        goal_codes.sort();
+        goal_codes.dedup();
+        for code in goal_codes {
+            let better = kinds
+                .iter()
+                .find(|k| k.code == code)
+                .map_or(Better::Higher, |k| k.better);
+            let reachers: HashSet<&str> = goals
+                .iter()
+                .filter(|g| g.kind == code)
+                .filter(|g| {
+                    let value = follow_ups
+                        .iter()
+                        .rfind(|f| f.goal_id == g.id)
+                        .map_or(g.baseline, |f| f.value);
+                    better.reached(value, g.target)
+                })
+                .filter_map(|g| plans.iter().find(|p| p.id == g.plan_id).map(|p| p.family_hash.as_str()))
+                .collect();
+            let mut per_partner: std::collections::BTreeMap<Uuid, HashSet<&str>> = Default::default();
+            for r in &referrals {
+                if let Some(hash) = r.family_hash.as_deref().filter(|h| reachers.contains(h)) {
+                    per_partner.entry(r.organization_id).or_default().insert(hash);
+                }
+            }
+            for (organization_id, families) in per_partner {
+                if (families.len() as u64) < SMALL_CELL {
+                    continue;
+                }
+                partners_of_goal_reachers.push(PartnerUse {
+                    goal_kind: code.clone(),
+                    organization_id,
+                    organization: organizations.get(&organization_id).cloned().unwrap_or_default(),
+                    families: families.len() as u64,
+                });
+            }
+        }
+        Ok(ReferralOutcomes {
+            by_need,
+            by_partner,
+            partners_of_goal_reachers,
+        })
     }
 }
 

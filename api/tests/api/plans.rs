@@ -594,6 +594,37 @@ async fn the_programme_report_counts_what_a_hand_count_does(app: TestApp) {
     let outside = plan_with(&app, "sag-outside", &[("parent-employment", "parent", 0.0, 1.0)]).await;
     follow_up(&app, &outside, "parent-employment", 1.0).await;
 
+    // referrals of the enrolled families: six employment reachers (plans 0–5) to the job service, two families
+    // (plans 20, 21) to a language café — that partner's row counts 2 families, so it is suppressed
+    let (job_org, job) = job_service(&app).await;
+    let cafe_org = app.organization("Sprogcaféen").await;
+    let place = app.location(cafe_org, "Gellerup", 56.1530, 10.1330).await;
+    let cafe = id_of(
+        &app.service(
+            json!({"name": "Sprogcafé", "description": "Tal dansk.", "organization_id": cafe_org,
+                            "location_ids": [place], "needs": ["language-danish"], "languages": ["da"]}),
+        )
+        .await,
+    );
+    for (i, service) in [
+        (0, job),
+        (1, job),
+        (2, job),
+        (3, job),
+        (4, job),
+        (5, job),
+        (20, cafe),
+        (21, cafe),
+    ] {
+        let body = json!({"service_id": service, "family_ref": format!("sag-p{i}"), "consent": consent()});
+        assert_eq!(
+            send(&app, Method::POST, "/v1/referrals", &app.caseworker, &body)
+                .await
+                .status(),
+            201
+        );
+    }
+
     problem(
         app.get(&format!("/v1/reports/programmes/{programme_id}"), Some(&app.caseworker))
             .await,
@@ -647,6 +678,43 @@ async fn the_programme_report_counts_what_a_hand_count_does(app: TestApp) {
     assert!(
         danish["families"].is_null() && danish["met"].is_null() && danish["share"].is_null(),
         "{danish}"
+    );
+    let partner = |key: &str| {
+        report["referrals_by_partner"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["key"] == key)
+            .unwrap()
+            .clone()
+    };
+    let jobs = partner(&job_org.to_string());
+    assert_eq!(
+        (
+            jobs["families"].clone(),
+            jobs["referrals"].clone(),
+            jobs["open"].clone()
+        ),
+        (json!(6), json!(6), json!(6))
+    );
+    let cafe_row = partner(&cafe_org.to_string());
+    assert_eq!(cafe_row["suppressed"], true);
+    assert!(cafe_row["referrals"].is_null(), "{cafe_row}");
+    let employment_need = report["referrals_by_need"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["key"] == "employment")
+        .unwrap()
+        .clone();
+    assert_eq!(employment_need["families"], 6);
+    assert_eq!(
+        report["partners_of_goal_reachers"],
+        // plans 0–5 reached both their employment and their school goal
+        json!([
+            {"goal_kind": "parent-employment", "organization_id": job_org, "organization": "Jobcafé Vest", "families": 6},
+            {"goal_kind": "school-attendance", "organization_id": job_org, "organization": "Jobcafé Vest", "families": 6}
+        ])
     );
     // aggregates only: no plan, no family in the report
     let text = report.to_string();

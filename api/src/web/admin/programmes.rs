@@ -18,7 +18,7 @@ use crate::problem::ApiError;
 use crate::state::AppState;
 use crate::web::i18n::{Lang, text};
 use crate::web::render::{api_error_page, page_with_status};
-use crate::web::search::FieldProblem;
+use crate::web::search::{FieldProblem, need_label};
 use crate::web::visitor::Visitor;
 use crate::web::{Fields, parse_id};
 
@@ -62,8 +62,29 @@ struct CellRow {
     status: String,
 }
 
+#[derive(Serialize)]
+struct ReferralRow {
+    label: String,
+    families: String,
+    referrals: String,
+    completed: String,
+    failed: String,
+    rejected: String,
+    open: String,
+}
+
+#[derive(Serialize)]
+struct PartnerRow {
+    goal: String,
+    organization: String,
+    families: u64,
+}
+
 #[derive(Serialize, Default)]
 struct ReportView {
+    by_need: Vec<ReferralRow>,
+    by_partner: Vec<ReferralRow>,
+    partners: Vec<PartnerRow>,
     id: Uuid,
     name: String,
     area: String,
@@ -245,6 +266,39 @@ pub async fn programme_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Path
             });
         }
     }
+    let rows = |groups: &[crate::plans::ReferralGroup], need: bool| -> Vec<ReferralRow> {
+        let n = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+        groups
+            .iter()
+            .map(|g| ReferralRow {
+                label: if need {
+                    need_label(&state, lang, &g.key)
+                } else {
+                    g.label.clone()
+                },
+                families: g
+                    .families
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| text(lang, "programme_suppressed")),
+                referrals: n(g.referrals),
+                completed: n(g.completed),
+                failed: n(g.failed),
+                rejected: n(g.rejected),
+                open: n(g.open),
+            })
+            .collect()
+    };
+    view.by_need = rows(&report.referrals_by_need, true);
+    view.by_partner = rows(&report.referrals_by_partner, false);
+    view.partners = report
+        .partners_of_goal_reachers
+        .iter()
+        .map(|p| PartnerRow {
+            goal: kind_label(lang, &p.goal_kind),
+            organization: p.organization.clone(),
+            families: p.families,
+        })
+        .collect();
     // the chart: the latest quarter, reached against target per goal kind (suppressed cells left out)
     if let Some(latest) = report.quarters.last()
         && latest.cells.iter().any(|c| !c.suppressed)
