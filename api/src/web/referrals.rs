@@ -480,6 +480,8 @@ struct ReferralView {
     /// The steps the visitor may take now, each its own small form.
     actions: Vec<ActionView>,
     is_partner: bool,
+    /// The kinds of the family-plan goals the referral serves (a partner sees only these), in words.
+    goals: Vec<String>,
     created_now: bool,
     conflict: bool,
     errors: Vec<FieldProblem>,
@@ -497,7 +499,21 @@ async fn referral_view(
     let names = names(state, std::slice::from_ref(&referral)).await?;
     let (service, organization) = names.get(&referral.service_id).cloned().unwrap_or_default();
     let time = |at: chrono::DateTime<Utc>| at.format("%Y-%m-%d %H:%M").to_string();
+    let kinds = entities::plans::goal_kinds();
+    let goals = state
+        .store
+        .goal_kinds_of_referral(referral.id)
+        .await?
+        .into_iter()
+        .map(|code| {
+            kinds.iter().find(|k| k.code == code).map_or(code, |k| match lang {
+                Lang::Da => k.label.da.clone(),
+                Lang::En => k.label.en.clone(),
+            })
+        })
+        .collect();
     Ok(ReferralView {
+        goals,
         id: referral.id,
         service,
         service_id: referral.service_id,
@@ -608,8 +624,13 @@ pub async fn move_referral(
     let version = fields.get("version").and_then(|v| v.parse::<i64>().ok());
     let reason = fields.get("reason").map(str::to_owned);
     let note = fields.get("note").map(str::to_owned);
+    // the partner's answer whether the referral helped the family's goal, when it closes one that serves a goal
+    let goal_outcome = fields
+        .get("goal_outcome")
+        .filter(|o| !o.is_empty())
+        .and_then(entities::plans::GoalOutcome::parse);
     let moved = referrals(state, visitor)
-        .transition(id, version, to, reason, note, None)
+        .transition(id, version, to, reason, note, goal_outcome)
         .await;
     match moved {
         Ok(_) => Redirect::see_other(format!("/referrals/{id}")).into_response(),

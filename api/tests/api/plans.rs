@@ -19,6 +19,7 @@ on_both_backends!(
     a_family_gets_its_data_and_old_plans_are_purged,
     the_partner_says_whether_a_referral_helped_the_goal,
     the_programme_report_counts_what_a_hand_count_does,
+    a_partner_answers_in_the_web_inbox,
 );
 
 fn today() -> chrono::NaiveDate {
@@ -450,25 +451,7 @@ async fn a_family_gets_its_data_and_old_plans_are_purged(app: TestApp) {
 
 async fn the_partner_says_whether_a_referral_helped_the_goal(app: TestApp) {
     let key = app.caseworker.clone();
-    let plan = create_plan(&app, &key, "sag-7").await;
-    let id = plan["id"].as_str().unwrap().to_owned();
-    let goal_id = goal(&plan, "parent-employment")["id"].as_str().unwrap().to_owned();
-    let (org, service) = job_service(&app).await;
-    let body = json!({"service_id": service, "family_ref": "sag-7", "consent": consent()});
-    let referral = id_of(
-        &send(&app, Method::POST, "/v1/referrals", &key, &body)
-            .await
-            .json()
-            .await
-            .unwrap(),
-    );
-    let link = format!("/v1/family-plans/{id}/goals/{goal_id}/referrals");
-    assert_eq!(
-        send(&app, Method::POST, &link, &key, &json!({"referral_id": referral}))
-            .await
-            .status(),
-        200
-    );
+    let (id, org, referral) = linked_referral(&app, "sag-7").await;
 
     // the partner sees the goal's kind, never the plan
     let partner = app.partner_key(org).await;
@@ -762,4 +745,73 @@ async fn the_programme_report_counts_what_a_hand_count_does(app: TestApp) {
     assert_eq!(response.status(), 303);
     let programmes = get_json(&app, "/v1/programmes", Some(&app.admin)).await;
     assert_eq!(programmes["items"].as_array().unwrap().len(), 2);
+}
+
+async fn a_partner_answers_in_the_web_inbox(app: TestApp) {
+    let key = app.caseworker.clone();
+    let (id, org, referral) = linked_referral(&app, "sag-8").await;
+
+    let password = crate::web::person(&app, "job@jobcafe.dk", Role::Partner, Some(org), None).await;
+    let mut web = crate::web::WebClient::new(&app);
+    assert_eq!(web.login("job@jobcafe.dk", &password).await.status(), 303);
+    let page = format!("/referrals/{referral}");
+    let (status, html) = web.get(&page).await;
+    assert_eq!(status, 200);
+    // no question before the referral can close
+    assert!(!html.contains("goal-outcome-"), "{html}");
+    for to in ["accepted", "in-progress"] {
+        let version = html_version(&web.get(&page).await.1);
+        let response = web
+            .post(&format!("{page}/move"), &[("to", to), ("version", &version)], true)
+            .await;
+        assert_eq!(response.status(), 303, "{to}");
+    }
+    let (_, html) = web.get(&page).await;
+    assert!(
+        html.contains("id=\"goal-outcome-completed\"") && html.contains("Forælder i arbejde"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("Far vil gerne"),
+        "the partner never sees the plan: {html}"
+    );
+    let version = html_version(&html);
+    let fields = [
+        ("to", "completed"),
+        ("version", version.as_str()),
+        ("goal_outcome", "yes"),
+    ];
+    assert_eq!(web.post(&format!("{page}/move"), &fields, true).await.status(), 303);
+    let plan = get_json(&app, &format!("/v1/family-plans/{id}"), Some(&key)).await;
+    assert_eq!(goal(&plan, "parent-employment")["referrals"][0]["helped"], "yes");
+}
+
+/// A plan for `family_ref` and a referral of the same family to the job service, linked to its employment goal:
+/// (plan id, the service's organization, referral id).
+async fn linked_referral(app: &TestApp, family_ref: &str) -> (String, Uuid, Uuid) {
+    let key = app.caseworker.clone();
+    let plan = create_plan(app, &key, family_ref).await;
+    let id = plan["id"].as_str().unwrap().to_owned();
+    let goal_id = goal(&plan, "parent-employment")["id"].as_str().unwrap().to_owned();
+    let (org, service) = job_service(app).await;
+    let body = json!({"service_id": service, "family_ref": family_ref, "consent": consent()});
+    let response = send(app, Method::POST, "/v1/referrals", &key, &body).await;
+    let referral = id_of(&response.json().await.unwrap());
+    let link = format!("/v1/family-plans/{id}/goals/{goal_id}/referrals");
+    assert_eq!(
+        send(app, Method::POST, &link, &key, &json!({"referral_id": referral}))
+            .await
+            .status(),
+        200
+    );
+    (id, org, referral)
+}
+
+/// The referral's version in its page's action forms.
+fn html_version(html: &str) -> String {
+    html.split("name=\"version\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_owned()
 }
