@@ -282,13 +282,64 @@ async fn the_municipality_defines_a_programme_and_reads_its_report() {
     browser.fill("#target-parent-employment", "75").await;
     browser.fill("#target-wellbeing", "80").await;
     browser.submit("#programme-submit").await;
-    assert!(
-        browser.path().await.starts_with("/admin/programmes/"),
-        "{}",
-        browser.path().await
-    );
+    let path = browser.path().await;
+    assert!(path.starts_with("/admin/programmes/"), "{path}");
     assert!(browser.exists("#programme-table").await);
     assert!(browser.exists("#programme-csv").await);
+
+    // six families enrolled, five of the parents in work: 83 % against the 75 % target
+    let programme_id: uuid::Uuid = path.trim_start_matches("/admin/programmes/").parse().unwrap();
+    let caseworker = uuid::Uuid::new_v4();
+    for i in 0..6 {
+        let plan = app
+            .state
+            .store
+            .create_plan(
+                entities::plans::NewPlan {
+                    family_ref: format!("SAG-{i}"),
+                    challenges: "Far vil gerne i arbejde".into(),
+                    needs: vec!["employment".into()],
+                    consent: Some(entities::referrals::Consent {
+                        given_at: chrono::Utc::now(),
+                        scope: "familieplan".into(),
+                    }),
+                    goals: vec![entities::plans::NewGoal {
+                        kind: "parent-employment".into(),
+                        other_text: None,
+                        for_whom: "parent".into(),
+                        baseline: 0.0,
+                        target: 1.0,
+                        target_date: today + chrono::Duration::days(365),
+                    }],
+                },
+                caseworker,
+                None,
+                &app.state.referral_secret,
+            )
+            .await
+            .unwrap();
+        if i < 5 {
+            let follow_up = entities::plans::NewFollowUp {
+                on_date: today,
+                value: 1.0,
+                note: None,
+            };
+            app.state
+                .store
+                .add_follow_up(plan.id, plan.goals[0].id, follow_up, caseworker)
+                .await
+                .unwrap();
+        }
+        app.state.store.enrol_plan(plan.id, programme_id).await.unwrap();
+    }
+    browser.goto(&app.url(&path)).await;
+    let rows = browser.texts("#programme-table tbody tr").await;
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("Forælder i arbejde") && r.contains("83 %") && r.contains("75 %")),
+        "{rows:?}"
+    );
+    assert!(browser.exists(".chart-box svg").await, "the chart is drawn");
     look_at(&browser, "admin-programme").await;
     browser.close().await;
 }
