@@ -80,6 +80,7 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint<Output = poem::Respon
         .at("/plans/:id", get(plans::plan_page))
         .at("/plans/:id/goals", post(plans::add_goal))
         .at("/plans/:id/goals/:goal_id/follow-ups", post(plans::add_follow_up))
+        .at("/plans/:id/goals/:goal_id/referrals", post(plans::link_referral))
         .at("/people", get(people::people_page))
         .at("/people/invite", post(people::invite))
         .at("/people/:id/remove", post(people::remove))

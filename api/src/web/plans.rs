@@ -37,8 +37,17 @@ struct PointView {
     label: String,
 }
 
+/// A referral of the same family that can be linked to a goal.
+#[derive(Serialize, Clone)]
+struct LinkOption {
+    id: Uuid,
+    label: String,
+}
+
 #[derive(Serialize)]
 struct GoalView {
+    /// The family's referrals not yet linked to this goal.
+    link_options: Vec<LinkOption>,
     id: Uuid,
     kind: String,
     title: String,
@@ -212,6 +221,7 @@ fn goal_view(lang: Lang, goal: domain::Goal, today: NaiveDate) -> GoalView {
             })
             .collect(),
         referrals: goal.referrals.len(),
+        link_options: Vec::new(),
         kind: goal.kind,
     }
 }
@@ -232,6 +242,54 @@ fn plan_view(state: &AppState, lang: Lang, plan: domain::Plan) -> PlanView {
         },
         ..Default::default()
     }
+}
+
+/// The plan page's view, with the family's referrals (sent by the visitor or its team) each goal can be linked to.
+async fn plan_view_with_links(state: &AppState, visitor: &Visitor, plan: domain::Plan) -> Result<PlanView, ApiError> {
+    let lang = visitor.lang;
+    let filter = entities::referrals::ReferralFilter {
+        family_hash: Some(plan.family_hash.clone()),
+        ..Default::default()
+    };
+    let page = entities::store::Page { page: 1, per_page: 100 };
+    let (_, referrals, _) = crate::referrals::Referrals {
+        state,
+        caller: &visitor.caller,
+    }
+    .list(filter, crate::referrals::SenderScope::Team, page)
+    .await?;
+    let service_ids: Vec<Uuid> = referrals.iter().map(|r| r.service_id).collect();
+    let names: std::collections::HashMap<Uuid, String> = state
+        .store
+        .services_by_id(&service_ids)
+        .await?
+        .into_iter()
+        .map(|s| (s.meta.id, s.data.name))
+        .collect();
+    let options: Vec<(Uuid, LinkOption)> = referrals
+        .iter()
+        .map(|r| {
+            let service = names.get(&r.service_id).cloned().unwrap_or_default();
+            let status = text(lang, &format!("status_{}", r.status.as_str()));
+            let label = format!("{service} ({status}, {})", r.created_at.date_naive());
+            (r.id, LinkOption { id: r.id, label })
+        })
+        .collect();
+    let linked: std::collections::HashMap<Uuid, Vec<Uuid>> = plan
+        .goals
+        .iter()
+        .map(|g| (g.id, g.referrals.iter().map(|(id, _)| *id).collect()))
+        .collect();
+    let mut view = plan_view(state, lang, plan);
+    for goal in &mut view.goals {
+        let taken = linked.get(&goal.id).cloned().unwrap_or_default();
+        goal.link_options = options
+            .iter()
+            .filter(|(id, _)| !taken.contains(id))
+            .map(|(_, o)| o.clone())
+            .collect();
+    }
+    Ok(view)
 }
 
 /// The form field a rule's error path belongs to, and the message in the app's words where we have them.
@@ -424,7 +482,10 @@ pub async fn plan_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Path(id):
     };
     match parse_id(&id) {
         Ok(id) => match plans.get(id).await {
-            Ok(plan) => page(visitor, "plan.html", plan_view(&state, visitor.lang, plan)),
+            Ok(plan) => match plan_view_with_links(&state, visitor, plan).await {
+                Ok(view) => page(visitor, "plan.html", view),
+                Err(error) => api_error_page(&state, visitor, error),
+            },
             Err(error) => api_error_page(&state, visitor, error),
         },
         Err(error) => api_error_page(&state, visitor, error),
@@ -451,7 +512,10 @@ async fn plan_with_errors(
     };
     match plans.get(id).await {
         Ok(plan) => {
-            let mut view = plan_view(state, visitor.lang, plan);
+            let mut view = match plan_view_with_links(state, visitor, plan).await {
+                Ok(view) => view,
+                Err(error) => return api_error_page(state, visitor, error),
+            };
             view.errors = errors;
             view.error_goal = goal;
             view.goal = form;
@@ -523,6 +587,35 @@ pub async fn add_follow_up(
         Err(error) => Err(error),
     };
     match added {
+        Ok(_) => Redirect::see_other(format!("/plans/{id}#goal-{goal_id}")).into_response(),
+        Err(error) => plan_with_errors(&state, visitor, id, error, Some(goal_id), GoalForm::default()).await,
+    }
+}
+
+#[handler]
+pub async fn link_referral(
+    state: Data<&Arc<AppState>>,
+    visitor: &Visitor,
+    Path((id, goal_id)): Path<(String, String)>,
+    Form(fields): Form<Fields>,
+) -> Response {
+    if let Err(need) = visitor.person_with_role(&[Role::Caseworker]) {
+        return need.response(&state, visitor);
+    }
+    let ids = (
+        parse_id(&id),
+        parse_id(&goal_id),
+        parse_id(fields.get("referral_id").unwrap_or_default()),
+    );
+    let (id, goal_id, referral_id) = match ids {
+        (Ok(id), Ok(goal_id), Ok(referral_id)) => (id, goal_id, referral_id),
+        (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => return api_error_page(&state, visitor, error),
+    };
+    let plans = Plans {
+        state: &state,
+        caller: &visitor.caller,
+    };
+    match plans.link_referral(id, goal_id, referral_id).await {
         Ok(_) => Redirect::see_other(format!("/plans/{id}#goal-{goal_id}")).into_response(),
         Err(error) => plan_with_errors(&state, visitor, id, error, Some(goal_id), GoalForm::default()).await,
     }

@@ -381,6 +381,38 @@ async fn a_caseworker_makes_a_plan_in_the_web_app(app: TestApp) {
     // off the scale: refused beside that goal's form
     let response = web.post(&path, &[("on_date", &today), ("value", "140")], true).await;
     assert_eq!(response.status(), 422);
+    // a referral for the same family, sent from the web app, linked to the goal from the plan page
+    let (_, service) = crate::web::offer(&app, "Lektiecafé Gellerup", "Lektiehjælp").await;
+    web.get(&format!("/refer/{service}")).await;
+    let form = [
+        ("family_ref", "SAG-2026-0042"),
+        ("consent", "yes"),
+        ("preferred_language", "da"),
+    ];
+    assert_eq!(web.post(&format!("/refer/{service}"), &form, true).await.status(), 303);
+    let (_, html) = web.get(&location).await;
+    assert!(
+        html.contains(&format!("id=\"referral-{goal_id}\"")) && html.contains("Lektiehjælp (Sendt"),
+        "{html}"
+    );
+    let referral_id = html
+        .split(&format!("id=\"referral-{goal_id}\" name=\"referral_id\">"))
+        .nth(1)
+        .and_then(|rest| rest.split("value=\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let link = format!("/plans/{plan_id}/goals/{goal_id}/referrals");
+    assert_eq!(
+        web.post(&link, &[("referral_id", &referral_id)], true).await.status(),
+        303
+    );
+    let (_, html) = web.get(&location).await;
+    assert!(html.contains("1 henvisning(er) knyttet til målet"), "{html}");
+    assert!(
+        !html.contains(&format!("id=\"referral-{goal_id}\"")),
+        "nothing left to link: {html}"
+    );
     // a colleague of the same team sees the plan; a caseworker of another team does not
     let mut colleague = logged_in(&app, "kollega@aarhus.dk", Some("Vest")).await;
     assert_eq!(colleague.get(&location).await.0, 200);
