@@ -681,18 +681,18 @@ impl PlanApi {
     async fn goal_kinds(&self) -> Json<GoalKindList> {
         Json(GoalKindList {
             items: domain::goal_kinds()
-                .into_iter()
+                .iter()
                 .map(|k| GoalKind {
-                    code: k.code,
-                    label_da: k.label.da,
-                    label_en: k.label.en,
+                    code: k.code.clone(),
+                    label_da: k.label.da.clone(),
+                    label_en: k.label.en.clone(),
                     scale: k.scale.as_str().to_owned(),
                     better: match k.better {
                         domain::Better::Higher => "higher".into(),
                         domain::Better::Lower => "lower".into(),
                     },
                     for_whom: k.for_whom.iter().map(|f| f.as_str().to_owned()).collect(),
-                    need: k.need,
+                    need: k.need.clone(),
                 })
                 .collect(),
         })

@@ -134,15 +134,19 @@ struct GoalKindsFile {
     kinds: Vec<GoalKind>,
 }
 
-/// The goal kinds of `seed-data/goal-kinds.json`.
-pub fn goal_kinds() -> Vec<GoalKind> {
-    let file: GoalKindsFile =
-        serde_json::from_str(GOAL_KINDS_JSON).expect("seed-data/goal-kinds.json is valid (tested)");
-    file.kinds
+/// The goal kinds of `seed-data/goal-kinds.json`, read once.
+pub fn goal_kinds() -> &'static [GoalKind] {
+    static KINDS: std::sync::OnceLock<Vec<GoalKind>> = std::sync::OnceLock::new();
+    KINDS.get_or_init(|| {
+        let file: GoalKindsFile =
+            serde_json::from_str(GOAL_KINDS_JSON).expect("seed-data/goal-kinds.json is valid (tested)");
+        file.kinds
+    })
 }
 
-fn kind_of(code: &str) -> Option<GoalKind> {
-    goal_kinds().into_iter().find(|k| k.code == code)
+/// The goal kind with this code.
+pub fn goal_kind(code: &str) -> Option<&'static GoalKind> {
+    goal_kinds().iter().find(|k| k.code == code)
 }
 
 /// A goal as the caseworker sets it.
@@ -158,8 +162,8 @@ pub struct NewGoal {
 
 impl NewGoal {
     fn check(&self, path: &str, check: &mut Checker) {
-        let Some(kind) = kind_of(&self.kind) else {
-            let codes: Vec<String> = goal_kinds().into_iter().map(|k| k.code).collect();
+        let Some(kind) = goal_kind(&self.kind) else {
+            let codes: Vec<&str> = goal_kinds().iter().map(|k| k.code.as_str()).collect();
             check.fail(format!("{path}kind"), format!("must be one of {}", codes.join(", ")));
             return;
         };
@@ -298,7 +302,7 @@ impl Goal {
 
     /// Whether the latest value reaches the target, in the direction of progress of the goal's kind.
     pub fn met(&self) -> bool {
-        let better = kind_of(&self.kind).map_or(Better::Higher, |k| k.better);
+        let better = goal_kind(&self.kind).map_or(Better::Higher, |k| k.better);
         better.reached(self.current(), self.target)
     }
 
@@ -528,7 +532,7 @@ impl Store {
             });
         };
         let mut check = Checker::default();
-        if let Some(kind) = kind_of(&goal.kind)
+        if let Some(kind) = goal_kind(&goal.kind)
             && !kind.scale.admits(follow_up.value)
         {
             let (low, high) = kind.scale.range();
@@ -718,7 +722,7 @@ mod tests {
             "danish-language",
             "debt-free",
         ] {
-            assert!(kind_of(code).is_some(), "{code}");
+            assert!(goal_kind(code).is_some(), "{code}");
         }
         let mut codes: Vec<&str> = kinds.iter().map(|k| k.code.as_str()).collect();
         codes.sort_unstable();

@@ -117,10 +117,10 @@ impl NewProgramme {
         if self.ends_on <= self.starts_on {
             check.fail("ends_on", "must be after starts_on");
         }
-        let codes: HashSet<String> = goal_kinds().into_iter().map(|k| k.code).collect();
+        let codes: HashSet<&str> = goal_kinds().iter().map(|k| k.code.as_str()).collect();
         let mut seen = HashSet::new();
         for (i, (kind, share)) in self.targets.iter().enumerate() {
-            if !codes.contains(kind) {
+            if !codes.contains(kind.as_str()) {
                 check.fail(format!("targets/{i}/kind"), format!("unknown goal kind `{kind}`"));
             } else if !seen.insert(kind) {
                 check.fail(format!("targets/{i}/kind"), "one target per goal kind");

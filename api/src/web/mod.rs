@@ -22,7 +22,7 @@ mod invite;
 mod listings;
 mod login;
 mod people;
-mod plans;
+pub(crate) mod plans;
 mod referrals;
 mod render;
 mod search;

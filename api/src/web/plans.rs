@@ -126,26 +126,31 @@ struct PlanView {
     error_goal: Option<Uuid>,
 }
 
+/// A goal kind's name in `lang` ("Forælder i arbejde"); the code itself for a kind we do not know.
+pub(crate) fn goal_kind_label(lang: Lang, code: &str) -> String {
+    domain::goal_kind(code).map_or_else(
+        || code.to_owned(),
+        |k| match lang {
+            Lang::Da => k.label.da.clone(),
+            Lang::En => k.label.en.clone(),
+        },
+    )
+}
+
 fn kinds(lang: Lang) -> Vec<KindOption> {
     domain::goal_kinds()
-        .into_iter()
+        .iter()
         .map(|k| KindOption {
-            label: match lang {
-                Lang::Da => k.label.da,
-                Lang::En => k.label.en,
-            },
+            label: goal_kind_label(lang, &k.code),
             scale_hint: text(lang, &format!("scale_{}", k.scale.as_str())),
             scale: k.scale.as_str().to_owned(),
-            code: k.code,
+            code: k.code.clone(),
         })
         .collect()
 }
 
 fn kind_title(lang: Lang, goal: &domain::Goal) -> String {
-    let label = kinds(lang)
-        .into_iter()
-        .find(|k| k.code == goal.kind)
-        .map_or_else(|| goal.kind.clone(), |k| k.label);
+    let label = goal_kind_label(lang, &goal.kind);
     match &goal.other_text {
         Some(other) => format!("{label}: {other}"),
         None => label,
@@ -154,10 +159,7 @@ fn kind_title(lang: Lang, goal: &domain::Goal) -> String {
 
 /// A value in words on its scale: "ja"/"nej", "20 %", "7".
 fn value_text(lang: Lang, kind: &str, value: f64) -> String {
-    let scale = domain::goal_kinds()
-        .into_iter()
-        .find(|k| k.code == kind)
-        .map(|k| k.scale);
+    let scale = domain::goal_kind(kind).map(|k| k.scale);
     match scale {
         Some(domain::Scale::YesNo) => text(lang, if value >= 1.0 { "yes" } else { "no" }),
         Some(domain::Scale::Percent) => format!("{value} %"),
@@ -166,10 +168,7 @@ fn value_text(lang: Lang, kind: &str, value: f64) -> String {
 }
 
 fn goal_view(lang: Lang, goal: domain::Goal, today: NaiveDate) -> GoalView {
-    let scale = domain::goal_kinds()
-        .into_iter()
-        .find(|k| k.code == goal.kind)
-        .map_or(domain::Scale::Score, |k| k.scale);
+    let scale = domain::goal_kind(&goal.kind).map_or(domain::Scale::Score, |k| k.scale);
     let (low, high) = scale.range();
     let y = |value: f64| 95.0 - 90.0 * (value - low) / (high - low);
     // baseline at x = 0, then each follow-up, evenly spaced

@@ -499,18 +499,12 @@ async fn referral_view(
     let names = names(state, std::slice::from_ref(&referral)).await?;
     let (service, organization) = names.get(&referral.service_id).cloned().unwrap_or_default();
     let time = |at: chrono::DateTime<Utc>| at.format("%Y-%m-%d %H:%M").to_string();
-    let kinds = entities::plans::goal_kinds();
     let goals = state
         .store
         .goal_kinds_of_referral(referral.id)
         .await?
-        .into_iter()
-        .map(|code| {
-            kinds.iter().find(|k| k.code == code).map_or(code, |k| match lang {
-                Lang::Da => k.label.da.clone(),
-                Lang::En => k.label.en.clone(),
-            })
-        })
+        .iter()
+        .map(|code| crate::web::plans::goal_kind_label(lang, code))
         .collect();
     Ok(ReferralView {
         goals,

@@ -17,6 +17,7 @@ use crate::plans::{programme_report, programme_report_csv};
 use crate::problem::ApiError;
 use crate::state::AppState;
 use crate::web::i18n::{Lang, text};
+use crate::web::plans::goal_kind_label;
 use crate::web::render::{api_error_page, page_with_status};
 use crate::web::search::{FieldProblem, need_label};
 use crate::web::visitor::Visitor;
@@ -95,19 +96,6 @@ struct ReportView {
     rows: Vec<CellRow>,
 }
 
-fn kind_label(lang: Lang, code: &str) -> String {
-    entities::plans::goal_kinds()
-        .into_iter()
-        .find(|k| k.code == code)
-        .map_or_else(
-            || code.to_owned(),
-            |k| match lang {
-                Lang::Da => k.label.da,
-                Lang::En => k.label.en,
-            },
-        )
-}
-
 fn percent(share: f64) -> String {
     format!("{} %", (share * 100.0).round())
 }
@@ -128,11 +116,11 @@ async fn list_view(state: &AppState, lang: Lang) -> Result<ProgrammesView, ApiEr
             })
             .collect(),
         kinds: entities::plans::goal_kinds()
-            .into_iter()
+            .iter()
             .filter(|k| k.code != "other")
             .map(|k| KindTarget {
-                label: kind_label(lang, &k.code),
-                code: k.code,
+                label: goal_kind_label(lang, &k.code),
+                code: k.code.clone(),
                 value: String::new(),
             })
             .collect(),
@@ -167,7 +155,7 @@ pub async fn create_programme(state: Data<&Arc<AppState>>, visitor: &Visitor, Fo
             continue;
         }
         match value.replace(',', ".").trim_end_matches('%').trim().parse::<f64>() {
-            Ok(percent) if (0.0..=100.0).contains(&percent) => targets.push((kind.code, percent / 100.0)),
+            Ok(percent) if (0.0..=100.0).contains(&percent) => targets.push((kind.code.clone(), percent / 100.0)),
             _ => errors.push(FieldProblem {
                 field: format!("target-{}", kind.code),
                 message: text(lang, "programme_error_target"),
@@ -250,7 +238,7 @@ pub async fn programme_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Path
         for c in &quarter.cells {
             view.rows.push(CellRow {
                 quarter: quarter.quarter.clone(),
-                goal: kind_label(lang, &c.goal_kind),
+                goal: goal_kind_label(lang, &c.goal_kind),
                 families: c
                     .families
                     .map(|n| n.to_string())
@@ -294,7 +282,7 @@ pub async fn programme_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Path
         .partners_of_goal_reachers
         .iter()
         .map(|p| PartnerRow {
-            goal: kind_label(lang, &p.goal_kind),
+            goal: goal_kind_label(lang, &p.goal_kind),
             organization: p.organization.clone(),
             families: p.families,
         })
@@ -305,7 +293,7 @@ pub async fn programme_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Path
     {
         view.latest_quarter = latest.quarter.clone();
         let shown: Vec<_> = latest.cells.iter().filter(|c| !c.suppressed).collect();
-        let categories: Vec<String> = shown.iter().map(|c| kind_label(lang, &c.goal_kind)).collect();
+        let categories: Vec<String> = shown.iter().map(|c| goal_kind_label(lang, &c.goal_kind)).collect();
         let reached: Vec<u64> = shown
             .iter()
             .map(|c| (c.share.unwrap_or(0.0) * 100.0).round() as u64)
