@@ -404,6 +404,27 @@ pub enum PlanRecord {
     Created(Json<FamilyPlan>, #[oai(header = "Location")] String),
 }
 
+/// The goals of `plans` not yet met whose follow-up is due by `today + days_ahead`, soonest first.
+pub fn due_follow_ups(plans: &[domain::Plan], today: NaiveDate, days_ahead: u32) -> Vec<DueFollowUp> {
+    let by = today + chrono::Duration::days(i64::from(days_ahead));
+    let mut due: Vec<DueFollowUp> = plans
+        .iter()
+        .flat_map(|plan| {
+            plan.goals.iter().filter(|g| !g.met()).map(|g| DueFollowUp {
+                plan_id: plan.id,
+                goal_id: g.id,
+                due: g.next_follow_up(),
+                kind: g.kind.clone(),
+                for_whom: g.for_whom.clone(),
+            })
+        })
+        .filter(|d| d.due <= by)
+        .collect();
+    // soonest first; a stable sort keeps the goals of a plan in the order they were set
+    due.sort_by_key(|d| d.due);
+    due
+}
+
 /// The plan rules as one caller may use them: who may see a plan, and the audit row of every read and write.
 /// Both the JSON API and the web app go through here.
 pub struct Plans<'a> {
@@ -500,26 +521,7 @@ impl Plans<'_> {
 
     /// Goals of the caller's plans whose follow-up is due by `today + days_ahead`, soonest first.
     pub async fn due(&self, today: NaiveDate, days_ahead: u32) -> Result<Vec<DueFollowUp>, ApiError> {
-        let by = today + chrono::Duration::days(i64::from(days_ahead));
-        let mut due: Vec<DueFollowUp> = self
-            .list()
-            .await?
-            .into_iter()
-            .flat_map(|plan| {
-                let plan_id = plan.id;
-                plan.goals.into_iter().filter(|g| !g.met()).map(move |g| DueFollowUp {
-                    plan_id,
-                    goal_id: g.id,
-                    due: g.next_follow_up(),
-                    kind: g.kind,
-                    for_whom: g.for_whom,
-                })
-            })
-            .filter(|d| d.due <= by)
-            .collect();
-        // soonest first; a stable sort keeps the goals of a plan in the order they were set
-        due.sort_by_key(|d| d.due);
-        Ok(due)
+        Ok(due_follow_ups(&self.list().await?, today, days_ahead))
     }
 
     /// Enrols a plan the caller may see in a programme.

@@ -367,10 +367,12 @@ pub async fn plans_page(state: Data<&Arc<AppState>>, visitor: &Visitor) -> Respo
         caller: &visitor.caller,
     };
     let today = Utc::now().date_naive();
-    let (all, due) = match (plans.list().await, plans.due(today, 0).await) {
-        (Ok(all), Ok(due)) => (all, due),
-        (Err(error), _) | (_, Err(error)) => return api_error_page(&state, visitor, error),
+    // the plans are read (and audited) once; what is due is worked out from them
+    let all = match plans.list().await {
+        Ok(all) => all,
+        Err(error) => return api_error_page(&state, visitor, error),
     };
+    let due = crate::plans::due_follow_ups(&all, today, 0);
     let lang = visitor.lang;
     let titles: std::collections::HashMap<Uuid, String> = all
         .iter()
