@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use poem::http::StatusCode;
+use poem::endpoint::make_sync;
+use poem::http::{Method, StatusCode};
 use poem::listener::TcpAcceptor;
 use poem::web::Data;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, get, handler};
@@ -17,7 +18,7 @@ use crate::directory::DirectoryApi;
 use crate::hsds::HsdsApi;
 use crate::metrics::route_label;
 use crate::plans::PlanApi;
-use crate::problem::{problem_response, render_error, with_instance};
+use crate::problem::{ApiError, ProblemResponse, problem_response, render_error, with_instance};
 use crate::referrals::ReferralApi;
 use crate::search::SearchApi;
 use crate::state::AppState;
@@ -59,12 +60,52 @@ pub fn api_service(state: Arc<AppState>) -> OpenApiService<Apis, ()> {
 
 /// The OpenAPI document, as committed in `openapi/openapi.json`.
 pub fn openapi_json(state: Arc<AppState>) -> String {
-    api_service(state).spec()
+    let document = crate::spec::finish(&api_service(state).spec());
+    serde_json::to_string_pretty(&document).expect("a JSON value serialises")
+}
+
+/// Refuses a JSON body whose values are of another type than the spec says (a number for a string, ...) with
+/// 422, before poem-openapi would coerce it.
+async fn check_body_types<E: Endpoint>(
+    next: E,
+    mut req: Request,
+    document: Arc<serde_json::Value>,
+) -> poem::Result<Response> {
+    let has_body = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH);
+    let is_json = req.content_type().is_some_and(|kind| kind.contains("json"));
+    if has_body && is_json && !req.uri().path().starts_with("/v1/import") {
+        let method = req.method().as_str().to_owned();
+        if let Some(operation) = crate::spec::find_operation(&document, &method, req.uri().path()) {
+            let bytes = req.take_body().into_bytes().await?;
+            if let Ok(body) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+                let wrong = crate::spec::check_body(&document, operation, &body);
+                if !wrong.is_empty() {
+                    let fields = wrong
+                        .into_iter()
+                        .map(|(path, expected)| {
+                            entities::FieldError::new(
+                                path.trim_start_matches('/'),
+                                format!("must be a JSON {expected}"),
+                            )
+                        })
+                        .collect();
+                    return Ok(ProblemResponse::from(ApiError::Invalid(fields)).into_response());
+                }
+            }
+            req.set_body(bytes);
+        }
+    }
+    next.call(req).await.map(IntoResponse::into_response)
 }
 
 #[handler]
 fn hsds_root() -> poem::web::Redirect {
     poem::web::Redirect::permanent("/hsds")
+}
+
+#[handler]
+fn docs_root() -> poem::web::Redirect {
+    poem::web::Redirect::permanent("/docs")
 }
 
 #[handler]
@@ -161,18 +202,29 @@ impl<W: Endpoint, A: Endpoint> Endpoint for WebOrApi<W, A> {
 /// problem+json.
 pub fn build_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     let api = api_service(state.clone());
-    let spec = api.spec_endpoint();
-    let docs = api.swagger_ui();
+    let raw = api.spec();
+    let document = Arc::new(crate::spec::finish(&raw));
+    let document_text = serde_json::to_string_pretty(&*document).expect("a JSON value serialises");
+    // poem-openapi's Swagger UI page embeds its own document; show the finished one instead.
+    let docs_html = api.swagger_ui_html().replacen(&raw, &document_text, 1);
+    let spec = make_sync(move |_| {
+        Response::builder()
+            .content_type("application/json")
+            .body(document_text.clone())
+    });
+    let docs = make_sync(move |_| poem::web::Html(docs_html.clone()));
     let metrics_state = state.clone();
     let api_routes = Route::new()
         .nest("/", api)
-        .at("/openapi.json", spec)
-        .nest("/docs", docs)
+        .at("/openapi.json", get(spec))
+        .at("/docs", get(docs))
+        .at("/docs/", get(docs_root))
         // HSDS clients call the API root as `/hsds/`; poem-openapi routes it as `/hsds`.
         .at("/hsds/", get(hsds_root))
         .at("/health", get(health))
         .at("/ready", get(ready))
-        .at("/metrics", get(metrics));
+        .at("/metrics", get(metrics))
+        .around(move |next, req| check_body_types(next, req, document.clone()));
     WebOrApi {
         web: crate::web::routes(state.clone()),
         api: api_routes,

@@ -18,6 +18,7 @@ pub mod plans;
 pub mod problem;
 pub mod referrals;
 pub mod search;
+pub mod spec;
 pub mod state;
 pub mod web;
 pub mod wire;
