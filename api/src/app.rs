@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use poem::endpoint::make_sync;
 use poem::http::{Method, StatusCode};
@@ -16,9 +16,8 @@ use poem_openapi::OpenApiService;
 use crate::catalog::CatalogApi;
 use crate::directory::DirectoryApi;
 use crate::hsds::HsdsApi;
-use crate::metrics::route_label;
 use crate::plans::PlanApi;
-use crate::problem::{ApiError, ProblemResponse, problem_response, render_error, with_instance};
+use crate::problem::{ApiError, ProblemResponse, problem_response, render_error};
 use crate::referrals::ReferralApi;
 use crate::search::SearchApi;
 use crate::state::AppState;
@@ -35,6 +34,17 @@ pub struct Config {
     pub seed: bool,
     /// The server secret keying referral `family_ref` hashes; None: `<data dir>/secret.key`, created once.
     pub secret: Option<String>,
+    pub http: HttpSettings,
+}
+
+/// How the API treats browsers and busy clients.
+#[derive(Clone, Debug, Default)]
+pub struct HttpSettings {
+    /// Origins whose browser apps may call every endpoint (`BROBYGGER_CORS_ORIGINS`); the public directory
+    /// answers any origin.
+    pub cors_origins: Vec<String>,
+    /// Requests a minute per API key or anonymous client address (`BROBYGGER_RATE_LIMIT`); None: unlimited.
+    pub rate_limit_per_minute: Option<std::num::NonZeroU32>,
 }
 
 /// Every OpenAPI endpoint group of the service; add a new group here.
@@ -65,7 +75,7 @@ pub fn openapi_json(state: Arc<AppState>) -> String {
 }
 
 /// Refuses a JSON body whose values are of another type than the spec says (a number for a string, ...) with
-/// 422, before poem-openapi would coerce it.
+/// 400, like poem-openapi's own type errors, before poem-openapi would coerce it.
 async fn check_body_types<E: Endpoint>(
     next: E,
     mut req: Request,
@@ -80,16 +90,11 @@ async fn check_body_types<E: Endpoint>(
             if let Ok(body) = serde_json::from_slice::<serde_json::Value>(&bytes) {
                 let wrong = crate::spec::check_body(&document, operation, &body);
                 if !wrong.is_empty() {
-                    let fields = wrong
+                    let fields: Vec<String> = wrong
                         .into_iter()
-                        .map(|(path, expected)| {
-                            entities::FieldError::new(
-                                path.trim_start_matches('/'),
-                                format!("must be a JSON {expected}"),
-                            )
-                        })
+                        .map(|(path, expected)| format!("`{}` must be a JSON {expected}", path.trim_start_matches('/')))
                         .collect();
-                    return Ok(ProblemResponse::from(ApiError::Invalid(fields)).into_response());
+                    return Ok(ProblemResponse::from(ApiError::BadRequest(fields.join("; "))).into_response());
                 }
             }
             req.set_body(bytes);
@@ -145,6 +150,60 @@ async fn metrics(state: Data<&Arc<AppState>>) -> Response {
     Response::builder().content_type("text/plain; version=0.0.4").body(text)
 }
 
+/// Longest request target (path and query) answered; a longer one is 414. (hyper itself answers a bare 414 past
+/// 64 KiB, before any of this runs.)
+pub const MAX_URL_BYTES: usize = 8 * 1024;
+
+/// Refuses a request target that is too long (414) or whose percent-decoded path or query is not UTF-8 (400):
+/// decoded leniently, `q=%FF%FE` would become replacement characters and search for nothing in particular.
+async fn check_url<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let target = req.uri().path_and_query().map_or("", |p| p.as_str());
+    if target.len() > MAX_URL_BYTES {
+        return Ok(problem_response(
+            StatusCode::URI_TOO_LONG,
+            format!("the URL is longer than {MAX_URL_BYTES} bytes"),
+        ));
+    }
+    let path_ok = std::str::from_utf8(&percent_decode(req.uri().path())).is_ok();
+    let query_ok = req.uri().query().is_none_or(|query| {
+        query
+            .split('&')
+            .all(|pair| std::str::from_utf8(&percent_decode(&pair.replace('+', " "))).is_ok())
+    });
+    if !(path_ok && query_ok) {
+        return Ok(problem_response(
+            StatusCode::BAD_REQUEST,
+            "the URL's path or query is not valid UTF-8 once percent-decoded".into(),
+        ));
+    }
+    next.call(req).await.map(IntoResponse::into_response)
+}
+
+/// The bytes `%XX` escapes stand for; anything else as it is.
+fn percent_decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            None => {
+                decoded.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    decoded
+}
+
 /// Refuses bodies over `limit` bytes: by `Content-Length` when given, otherwise by reading at most `limit + 1`.
 async fn limit_body<E: Endpoint>(next: E, mut req: Request, limit: usize) -> poem::Result<Response> {
     let declared = req
@@ -198,8 +257,8 @@ impl<W: Endpoint, A: Endpoint> Endpoint for WebOrApi<W, A> {
     }
 }
 
-/// The whole application: web app, API, docs, operational endpoints, with auth, limits, metrics and
-/// problem+json.
+/// The whole application: web app, API, docs, operational endpoints, with auth, limits, CORS, compression,
+/// conditional GETs, request logs, metrics and problem+json.
 pub fn build_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     let api = api_service(state.clone());
     let raw = api.spec();
@@ -213,7 +272,7 @@ pub fn build_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
             .body(document_text.clone())
     });
     let docs = make_sync(move |_| poem::web::Html(docs_html.clone()));
-    let metrics_state = state.clone();
+    let body_document = document.clone();
     let api_routes = Route::new()
         .nest("/", api)
         .at("/openapi.json", get(spec))
@@ -224,7 +283,13 @@ pub fn build_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .at("/health", get(health))
         .at("/ready", get(ready))
         .at("/metrics", get(metrics))
-        .around(move |next, req| check_body_types(next, req, document.clone()));
+        .around(move |next, req| check_body_types(next, req, body_document.clone()))
+        .around(crate::get_headers::get_headers)
+        // Boxed to keep the middleware stack's type shallow enough for the compiler.
+        .boxed();
+    let limit_state = state.clone();
+    let log_state = state.clone();
+    let origins = state.cors_origins.clone();
     WebOrApi {
         web: crate::web::routes(state.clone()),
         api: api_routes,
@@ -237,22 +302,15 @@ pub fn build_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         };
         limit_body(next, req, limit)
     })
+    .around(move |next, req| crate::rate_limit::limit(next, req, limit_state.clone()))
     .with(crate::auth::Authenticate(state.clone()))
+    .around(check_url)
     .data(state)
     .catch_all_error(render_error)
-    .around(move |next, req| {
-        let state = metrics_state.clone();
-        async move {
-            let path = req.uri().path().to_owned();
-            let route = route_label(&path);
-            let start = Instant::now();
-            let response = with_instance(&path, next.call(req).await?.into_response()).await;
-            state
-                .metrics
-                .observe(&route, response.status().as_u16(), start.elapsed());
-            Ok(response)
-        }
-    })
+    .boxed()
+    .around(move |next, req| crate::request_log::log_request(next, req, log_state.clone(), document.clone()))
+    .around(move |next, req| crate::cors::cors(next, req, origins.clone()))
+    .with(poem::middleware::Compression::new())
 }
 
 /// Serves `state` on `listener` until `shutdown` completes; in-flight requests get 10 s to finish.
@@ -268,10 +326,15 @@ pub async fn serve(
         let state = Arc::downgrade(&state);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
+            for second in 0u64.. {
                 tick.tick().await;
                 let Some(state) = state.upgrade() else { break };
                 state.directory_changed().await;
+                if second % 60 == 0
+                    && let Some(limiter) = &state.rate_limiter
+                {
+                    limiter.forget_idle();
+                }
             }
         })
     };

@@ -160,6 +160,9 @@ impl<E: Endpoint> Endpoint for AuthenticateEndpoint<E> {
                 }
             }
         };
+        if let Some(facts) = req.extensions().get::<crate::request_log::RequestFacts>() {
+            facts.set_role(caller.role_name());
+        }
         req.extensions_mut().insert(caller);
         self.inner.call(req).await.map(IntoResponse::into_response)
     }

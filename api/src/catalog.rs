@@ -77,6 +77,7 @@ pub enum TextLanguage {
 #[derive(Clone, Debug, Object)]
 pub struct DetectRequest {
     /// The family's own words, Danish or English (at most 500 characters).
+    #[oai(validator(max_length = 500))]
     pub text: String,
     /// Read the text as this language only. Without it the text's small words ("jeg", "og"; "my", "the") decide,
     /// and a few words without them ("gæld", "lonely") are read as both.

@@ -21,6 +21,13 @@ pub struct Cli {
     /// Server secret keying the referrals' family_ref hashes; default: `<data dir>/secret.key`, made once.
     #[arg(long, env = "BROBYGGER_SECRET", global = true, hide_env_values = true)]
     pub secret: Option<String>,
+    /// Origins (`https://app.example.org`, comma-separated) whose browser apps may call every endpoint; the
+    /// public directory answers any origin.
+    #[arg(long, env = "BROBYGGER_CORS_ORIGINS", value_delimiter = ',', global = true)]
+    pub cors_origins: Vec<String>,
+    /// API requests a minute per API key, or per client address for anonymous callers; 0: unlimited.
+    #[arg(long, env = "BROBYGGER_RATE_LIMIT", default_value_t = 600, global = true)]
+    pub rate_limit: u32,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -166,6 +173,15 @@ impl Cli {
             data_dir: self.data_dir.clone(),
             seed,
             secret: self.secret.clone(),
+            http: crate::app::HttpSettings {
+                cors_origins: self
+                    .cors_origins
+                    .iter()
+                    .map(|o| o.trim().to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect(),
+                rate_limit_per_minute: std::num::NonZeroU32::new(self.rate_limit),
+            },
         }
     }
 }

@@ -9,14 +9,18 @@ pub mod app;
 pub mod auth;
 pub mod catalog;
 pub mod cli;
+pub mod cors;
 pub mod directory;
 pub mod generate;
+pub mod get_headers;
 pub mod hsds;
 pub mod indexing;
 pub mod metrics;
 pub mod plans;
 pub mod problem;
+pub mod rate_limit;
 pub mod referrals;
+pub mod request_log;
 pub mod search;
 pub mod spec;
 pub mod state;
@@ -76,7 +80,9 @@ pub async fn open_without_index_sync(config: &Config) -> anyhow::Result<Arc<AppS
         &state::search_vocabulary(),
     )?;
     Ok(Arc::new(
-        AppState::new(store, taxonomy, index).with_secret(referrals::load_secret(config)?),
+        AppState::new(store, taxonomy, index)
+            .with_secret(referrals::load_secret(config)?)
+            .with_http(&config.http),
     ))
 }
 

@@ -1031,6 +1031,7 @@ mod tests {
             data_dir: dir.path().to_owned(),
             seed: false,
             secret: Some("a configured secret of some length".into()),
+            http: Default::default(),
         };
         assert_ne!(load_secret(&config).unwrap().hash("SAG-1"), first.hash("SAG-1"));
     }

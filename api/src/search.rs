@@ -708,7 +708,8 @@ impl SearchApi {
     async fn search(
         &self,
         auth: Auth,
-        /// What the family said, in their words.
+        /// What the family said, in their words (at most 500 characters).
+        #[oai(validator(max_length = 500))]
         q: Query<Option<String>>,
         lat: Query<Option<f64>>,
         lon: Query<Option<f64>>,

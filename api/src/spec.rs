@@ -6,7 +6,7 @@
 //! `Option` in the code and so may be `null`; references stand alone; merge-patch bodies, the `/hsds` documents
 //! and the statuses answered by middleware (304, 415, 429) are typed. The same document is committed in
 //! `openapi/openapi.json`, served at `/openapi.json` and shown at `/docs`, and request bodies are checked
-//! against it (`check_body`).
+//! against it (`check_body`): a value of another JSON type is 400, never coerced.
 
 use serde_json::{Map, Value, json};
 
@@ -20,9 +20,18 @@ pub fn finish(raw: &str) -> Value {
         }
         schemas.extend(hsds_schemas());
     }
+    // A problem's `errors` is left out unless there are some: a default would make generators assume it.
+    if let Some(errors) = doc
+        .pointer_mut("/components/schemas/Problem/properties/errors")
+        .and_then(Value::as_object_mut)
+    {
+        errors.remove("default");
+    }
+    optional_list_parameters(&mut doc);
     type_merge_patches(&mut doc);
     type_hsds_responses(&mut doc);
     document_middleware_statuses(&mut doc);
+    document_middleware_headers(&mut doc);
     doc
 }
 
@@ -83,6 +92,29 @@ fn make_nullable(property: &mut Value) {
     }
     if let Some(Value::Array(values)) = object.get_mut("enum") {
         values.push(Value::Null);
+    }
+}
+
+/// A repeatable query parameter (`need=a&need=b`) may be left out; poem-openapi marks it required.
+fn optional_list_parameters(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for operation in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|o| o.values_mut())
+    {
+        let Some(parameters) = operation.get_mut("parameters").and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for parameter in parameters {
+            if parameter.get("in") == Some(&json!("query"))
+                && parameter.pointer("/schema/type") == Some(&json!("array"))
+            {
+                parameter["required"] = json!(false);
+            }
+        }
     }
 }
 
@@ -241,8 +273,81 @@ fn type_hsds_responses(doc: &mut Value) {
         } else {
             json!({ "$ref": format!("#/components/schemas/{item}") })
         };
-        if let Some(media) = operations.pointer_mut("/get/responses/200/content/application~1json") {
-            media["schema"] = schema;
+        // Lists are `application/json` (beside ndjson), single records `application/json; charset=utf-8`.
+        if let Some(content) = operations
+            .pointer_mut("/get/responses/200/content")
+            .and_then(Value::as_object_mut)
+        {
+            for (media_type, media) in content.iter_mut() {
+                if media_type.starts_with("application/json") {
+                    media["schema"] = schema.clone();
+                }
+            }
+        }
+    }
+}
+
+/// Whether `schema` (inline or referenced) is a page of a list: ours (`total`, `page`, `per_page`) or HSDS's.
+fn is_page(doc: &Value, schema: &Value) -> bool {
+    let schema = match schema.get("$ref").and_then(Value::as_str) {
+        Some(reference) => match reference.strip_prefix('#').and_then(|pointer| doc.pointer(pointer)) {
+            Some(target) => target,
+            None => return false,
+        },
+        None => schema,
+    };
+    let has = |name: &str| schema.pointer(&format!("/properties/{name}")).is_some();
+    (has("total") && has("page") && has("per_page")) || (has("total_items") && has("page_number"))
+}
+
+/// Headers the answers carry whatever the operation: the request id, on GETs the `ETag`, on pages of a list
+/// `X-Total-Count` and `Link`.
+fn document_middleware_headers(doc: &mut Value) {
+    let header = |description: &str, schema: Value| json!({ "description": description, "schema": schema });
+    let snapshot = doc.clone();
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for operations in paths.values_mut() {
+        let Some(operations) = operations.as_object_mut() else {
+            continue;
+        };
+        for (method, operation) in operations.iter_mut() {
+            let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                let paged = method == "get"
+                    && status == "200"
+                    && response
+                        .pointer("/content/application~1json; charset=utf-8/schema")
+                        .or_else(|| response.pointer("/content/application~1json/schema"))
+                        .is_some_and(|schema| is_page(&snapshot, schema));
+                let Some(response) = response.as_object_mut() else {
+                    continue;
+                };
+                let headers = response.entry("headers").or_insert_with(|| json!({}));
+                headers["X-Request-Id"] = header(
+                    "The request's id: the client's `X-Request-Id` when it sent a sane one, else a new one.",
+                    json!({ "type": "string" }),
+                );
+                if method == "get" && status == "200" && headers.get("ETAG").is_none() {
+                    headers["ETag"] = header(
+                        "The version of the answer; send it as `If-None-Match` to get 304 while it is current.",
+                        json!({ "type": "string" }),
+                    );
+                }
+                if paged {
+                    headers["X-Total-Count"] = header(
+                        "How many items the whole list has.",
+                        json!({ "type": "integer", "minimum": 0 }),
+                    );
+                    headers["Link"] = header(
+                        "RFC 8288 links to the `first`, `prev`, `next` and `last` pages.",
+                        json!({ "type": "string" }),
+                    );
+                }
+            }
         }
     }
 }

@@ -51,6 +51,10 @@ pub struct AppState {
     pub started: Instant,
     /// Keys the `family_ref` hashes of referrals (`--secret`, or `<data dir>/secret.key`).
     pub referral_secret: FamilySecret,
+    /// Origins whose browser apps may call every endpoint.
+    pub cors_origins: Arc<Vec<String>>,
+    /// None: unlimited.
+    pub rate_limiter: Option<crate::rate_limit::Limiter>,
 }
 
 impl AppState {
@@ -64,7 +68,18 @@ impl AppState {
             metrics: Metrics::default(),
             started: Instant::now(),
             referral_secret: FamilySecret::random(),
+            cors_origins: Arc::default(),
+            rate_limiter: None,
         }
+    }
+
+    /// Applies the CORS origins and the rate limit of `settings`.
+    pub fn with_http(mut self, settings: &crate::app::HttpSettings) -> Self {
+        self.cors_origins = Arc::new(settings.cors_origins.clone());
+        self.rate_limiter = settings
+            .rate_limit_per_minute
+            .map(crate::rate_limit::Limiter::per_minute);
+        self
     }
 
     /// Uses `secret` for the referrals' `family_ref` hashes (`new` starts with a random, throwaway one).

@@ -117,20 +117,29 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint<Output = poem::Respon
 
 /// The paths the web app answers, so the app can send them here and everything else to the API.
 pub fn is_web_path(path: &str) -> bool {
+    section(path).is_some()
+}
+
+/// The web app's section a path is in (`/plans`, `/admin/`, ...), from a fixed set; None outside the web app.
+pub fn section(path: &str) -> Option<&'static str> {
+    const PAGES: &[&str] = &["/", "/login", "/logout", "/language", "/password", "/admin"];
     const PREFIXES: &[&str] = &[
         "/offers/",
+        "/listings",
         "/list",
         "/refer/",
         "/referrals",
-        "/listings",
         "/people",
         "/plans",
         "/static/",
         "/admin/",
         "/invite/",
     ];
-    matches!(path, "/" | "/login" | "/logout" | "/language" | "/password" | "/admin")
-        || PREFIXES.iter().any(|p| path.starts_with(p))
+    PAGES
+        .iter()
+        .find(|page| **page == path)
+        .or_else(|| PREFIXES.iter().find(|prefix| path.starts_with(**prefix)))
+        .copied()
 }
 
 /// A record id from a page's path; anything else is "not found", like a record that does not exist.

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use api::app::HttpSettings;
 use api::{AppState, Config};
 use entities::directory::Role;
 use reqwest::{Client, Method, RequestBuilder, Response};
@@ -46,15 +47,20 @@ async fn fresh_postgres_database(server_url: &str) -> String {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
-        Self::spawn_with(backend, false).await
+        Self::spawn_with(backend, false, HttpSettings::default()).await
     }
 
     /// The app with the Aarhus demo directory loaded, as `cargo run` serves it.
     pub async fn spawn_with_demo_data(backend: Backend) -> Option<TestApp> {
-        Self::spawn_with(backend, true).await
+        Self::spawn_with(backend, true, HttpSettings::default()).await
     }
 
-    async fn spawn_with(backend: Backend, seed: bool) -> Option<TestApp> {
+    /// The app with CORS origins or a rate limit (the others have neither).
+    pub async fn spawn_with_http(backend: Backend, http: HttpSettings) -> Option<TestApp> {
+        Self::spawn_with(backend, false, http).await
+    }
+
+    async fn spawn_with(backend: Backend, seed: bool, http: HttpSettings) -> Option<TestApp> {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let database_url = match backend {
             Backend::Sqlite => api::default_database_url(data_dir.path()),
@@ -71,6 +77,7 @@ impl TestApp {
             data_dir: data_dir.path().to_owned(),
             seed,
             secret: None,
+            http,
         };
         let state = api::open(&config).await.expect("opening the app");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -9,6 +9,7 @@ mod detect;
 mod directory;
 mod gender;
 mod hsds;
+mod http;
 mod import;
 mod operations;
 mod partner_web;

@@ -86,6 +86,7 @@ pub async fn spawn_app() -> App {
         data_dir: data_dir.path().to_owned(),
         seed: true,
         secret: None,
+        http: Default::default(),
     };
     let state = api::open(&config).await.expect("opening the app");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
