@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Generated clients in CI (issue 14): generates a Python client and TypeScript types from the committed
-# openapi/openapi.json, type-checks them, and runs clients/smoke.py (the generated Python client only)
-# against a real server with fresh demo data.
+# openapi/openapi.json, type-checks them, runs clients/smoke.py (the generated Python client only) against a
+# real server with fresh demo data, then Schemathesis against the served spec for every role.
 #
 #   bash clients/run.sh path/to/brobygger        # from the repository root
 #
@@ -109,7 +109,8 @@ fi
 step "start the server"
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 BASE="http://127.0.0.1:$PORT"
-"$BIN" serve --addr "127.0.0.1:$PORT" --data-dir "$TMP/data" >"$TMP/server.log" 2>&1 &
+# Unlimited: Schemathesis sends thousands of requests a minute from one key.
+BROBYGGER_RATE_LIMIT=0 "$BIN" serve --addr "127.0.0.1:$PORT" --data-dir "$TMP/data" >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 120); do
   if curl -sf "$BASE/ready" >/dev/null 2>&1; then break; fi
@@ -143,6 +144,38 @@ if ! python3 clients/smoke.py --client-dir "$TMP/python" --base-url "$BASE" \
   failures+=("clients/smoke.py failed (table above)")
 fi
 
+step "Schemathesis against the served spec, as anonymous, reader, caseworker, partner and admin"
+SCHEMATHESIS_VERSION=4.32.5
+if ! schemathesis --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+  python3 -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance
+printf '%-11s %9s  %s\n' role generated result
+for role in anonymous reader caseworker partner admin; do
+  case $role in
+    anonymous) auth=() ;;
+    reader) auth=(-H "Authorization: Bearer $READER") ;;
+    caseworker) auth=(-H "Authorization: Bearer $CASEWORKER") ;;
+    partner) auth=(-H "Authorization: Bearer $PARTNER") ;;
+    admin) auth=(-H "Authorization: Bearer $ADMIN") ;;
+  esac
+  log="$TMP/schemathesis-$role.log"
+  status=0
+  NO_COLOR=1 schemathesis run "$BASE/openapi.json" "${auth[@]}" --checks "$CHECKS" \
+    --max-examples "${SCHEMATHESIS_EXAMPLES:-20}" --workers 2 --seed 1 >"$log" 2>&1 || status=$?
+  generated=$(grep -Eo '[0-9]+ generated' "$log" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
+  if [[ $status -ne 0 ]]; then
+    printf '%-11s %9s  %s\n' "$role" "$generated" FAILED
+    grep -v '^\s*$' "$log" | tail -n 80
+    failures+=("schemathesis as $role found failures")
+  elif [[ $generated -lt 2000 ]]; then
+    printf '%-11s %9s  %s\n' "$role" "$generated" "too few requests"
+    failures+=("schemathesis as $role generated only $generated test cases")
+  else
+    printf '%-11s %9s  %s\n' "$role" "$generated" "0 server errors, 0 schema mismatches"
+  fi
+done
+
 if grep -q 'ERROR' "$TMP/server.log"; then
   echo "server errors logged during the run:"
   grep 'ERROR' "$TMP/server.log" | tail -n 20
@@ -153,4 +186,4 @@ if [[ ${#failures[@]} -gt 0 ]]; then
   printf 'FAILED: %s\n' "${failures[@]}" >&2
   exit 1
 fi
-echo "clients: generated Python client and TypeScript types OK, smoke OK"
+echo "clients: generated Python client and TypeScript types OK, smoke OK, schemathesis OK"
