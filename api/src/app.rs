@@ -85,22 +85,7 @@ async fn ready(state: Data<&Arc<AppState>>) -> Response {
 
 #[handler]
 async fn metrics(state: Data<&Arc<AppState>>) -> Response {
-    let uptime = state.started.elapsed().as_secs_f64();
-    let documents = state.search.index.num_docs() as f64;
-    let applied = state.search.index.applied_seq().unwrap_or(0) as f64;
-    let text = state.metrics.render(&[
-        ("brobygger_uptime_seconds", "Seconds since start.", uptime),
-        (
-            "brobygger_search_documents",
-            "Active services in the search index.",
-            documents,
-        ),
-        (
-            "brobygger_search_applied_seq",
-            "Last change-log sequence applied to the search index.",
-            applied,
-        ),
-    ]);
+    let text = crate::metrics::scrape(&state).await;
     Response::builder().content_type("text/plain; version=0.0.4").body(text)
 }
 
