@@ -15,6 +15,7 @@ use poem_openapi::OpenApiService;
 use crate::catalog::CatalogApi;
 use crate::directory::DirectoryApi;
 use crate::hsds::HsdsApi;
+use crate::keys::KeyApi;
 use crate::metrics::route_label;
 use crate::plans::PlanApi;
 use crate::problem::{problem_response, render_error, with_instance};
@@ -37,7 +38,15 @@ pub struct Config {
 }
 
 /// Every OpenAPI endpoint group of the service; add a new group here.
-pub type Apis = (DirectoryApi, SearchApi, CatalogApi, ReferralApi, PlanApi, HsdsApi);
+pub type Apis = (
+    DirectoryApi,
+    SearchApi,
+    CatalogApi,
+    ReferralApi,
+    PlanApi,
+    HsdsApi,
+    KeyApi,
+);
 
 fn apis(state: Arc<AppState>) -> Apis {
     (
@@ -46,7 +55,8 @@ fn apis(state: Arc<AppState>) -> Apis {
         CatalogApi { state: state.clone() },
         ReferralApi { state: state.clone() },
         PlanApi { state: state.clone() },
-        HsdsApi { state },
+        HsdsApi { state: state.clone() },
+        KeyApi { state },
     )
 }
 

@@ -13,6 +13,7 @@ pub mod directory;
 pub mod generate;
 pub mod hsds;
 pub mod indexing;
+pub mod keys;
 pub mod metrics;
 pub mod plans;
 pub mod problem;

@@ -10,6 +10,7 @@ mod directory;
 mod gender;
 mod hsds;
 mod import;
+mod keys;
 mod operations;
 mod partner_web;
 mod plans;
