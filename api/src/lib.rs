@@ -17,6 +17,7 @@ pub mod keys;
 pub mod metrics;
 pub mod plans;
 pub mod problem;
+pub mod progress;
 pub mod referrals;
 pub mod search;
 pub mod state;
