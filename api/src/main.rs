@@ -6,12 +6,7 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging();
     let cli = Cli::parse();
     match cli.command.as_ref().unwrap_or(&Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => {
@@ -235,6 +230,26 @@ async fn import_file(state: &api::AppState, file: &std::path::Path) -> anyhow::R
         started.elapsed().as_millis()
     );
     Ok(())
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default `info,sqlx=warn`): as text, coloured only on a terminal,
+/// or with `BROBYGGER_LOG_FORMAT=json` as one JSON object per line.
+fn init_logging() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let format = std::env::var("BROBYGGER_LOG_FORMAT").unwrap_or_default();
+    match format.trim().to_ascii_lowercase().as_str() {
+        "json" => builder.json().with_ansi(false).init(),
+        other => {
+            builder.with_ansi(std::io::stderr().is_terminal()).init();
+            if !matches!(other, "" | "text") {
+                tracing::warn!(value = other, "BROBYGGER_LOG_FORMAT is `json` or `text`; logging text");
+            }
+        }
+    }
 }
 
 /// Lines in `file` (a last line without a line feed counts too).
