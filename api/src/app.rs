@@ -16,6 +16,7 @@ use poem_openapi::OpenApiService;
 use crate::catalog::CatalogApi;
 use crate::directory::DirectoryApi;
 use crate::hsds::HsdsApi;
+use crate::keys::KeyApi;
 use crate::plans::PlanApi;
 use crate::problem::{ApiError, ProblemResponse, problem_response, render_error};
 use crate::referrals::ReferralApi;
@@ -48,7 +49,15 @@ pub struct HttpSettings {
 }
 
 /// Every OpenAPI endpoint group of the service; add a new group here.
-pub type Apis = (DirectoryApi, SearchApi, CatalogApi, ReferralApi, PlanApi, HsdsApi);
+pub type Apis = (
+    DirectoryApi,
+    SearchApi,
+    CatalogApi,
+    ReferralApi,
+    PlanApi,
+    HsdsApi,
+    KeyApi,
+);
 
 fn apis(state: Arc<AppState>) -> Apis {
     (
@@ -57,7 +66,8 @@ fn apis(state: Arc<AppState>) -> Apis {
         CatalogApi { state: state.clone() },
         ReferralApi { state: state.clone() },
         PlanApi { state: state.clone() },
-        HsdsApi { state },
+        HsdsApi { state: state.clone() },
+        KeyApi { state },
     )
 }
 
@@ -131,22 +141,7 @@ async fn ready(state: Data<&Arc<AppState>>) -> Response {
 
 #[handler]
 async fn metrics(state: Data<&Arc<AppState>>) -> Response {
-    let uptime = state.started.elapsed().as_secs_f64();
-    let documents = state.search.index.num_docs() as f64;
-    let applied = state.search.index.applied_seq().unwrap_or(0) as f64;
-    let text = state.metrics.render(&[
-        ("brobygger_uptime_seconds", "Seconds since start.", uptime),
-        (
-            "brobygger_search_documents",
-            "Active services in the search index.",
-            documents,
-        ),
-        (
-            "brobygger_search_applied_seq",
-            "Last change-log sequence applied to the search index.",
-            applied,
-        ),
-    ]);
+    let text = crate::metrics::scrape(&state).await;
     Response::builder().content_type("text/plain; version=0.0.4").body(text)
 }
 

@@ -210,7 +210,7 @@ fn service(
 }
 
 /// Writes `services` synthetic services as NDJSON organizations to `out`; calls `progress` with the
-/// number of services written so far every 10,000 services and at the end.
+/// number of services written so far every 1,000 services and at the end.
 pub fn generate(
     services: u64,
     seed: u64,
@@ -258,7 +258,7 @@ pub fn generate(
         out.write_all(b"\n")?;
         let before = written;
         written += count;
-        if written / 10_000 != before / 10_000 {
+        if written / 1_000 != before / 1_000 {
             progress(written);
         }
     }

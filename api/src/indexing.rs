@@ -290,6 +290,16 @@ impl SearchSync {
 
     /// Brings the index up to the end of the change log; rebuilds when it cannot catch up incrementally.
     pub async fn catch_up(&self, store: &Store) -> Result<(), SyncError> {
+        self.catch_up_reporting(store, |_| {}).await
+    }
+
+    /// [`Self::catch_up`]; a rebuild reports the services indexed so far to `progress` (following the change
+    /// log is quick and reports nothing).
+    pub async fn catch_up_reporting(
+        &self,
+        store: &Store,
+        progress: impl FnMut(u64) + Send + 'static,
+    ) -> Result<(), SyncError> {
         let _guard = self.lock.lock().await;
         let latest = store.latest_seq().await?;
         match self.index.applied_seq() {
@@ -297,7 +307,7 @@ impl SearchSync {
             Some(applied) if applied <= latest && latest - applied <= REBUILD_AFTER_CHANGES => {
                 self.follow(store, applied).await
             }
-            _ => self.rebuild_locked(store, |_| {}).await,
+            _ => self.rebuild_locked(store, progress).await,
         }
     }
 

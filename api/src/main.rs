@@ -6,12 +6,7 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging();
     let cli = Cli::parse();
     match cli.command.as_ref().unwrap_or(&Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => {
@@ -77,7 +72,17 @@ async fn main() -> anyhow::Result<()> {
                 import_file(&state, file).await?;
             }
             let started = std::time::Instant::now();
-            state.search.catch_up(&state.store).await?;
+            // After a large import the index is rebuilt: show that too (a bar appears only then).
+            let total = state.store.count_services().await?;
+            let mut progress = None;
+            state
+                .search
+                .catch_up_reporting(&state.store, move |done| {
+                    progress
+                        .get_or_insert_with(|| api::progress::Progress::new("index", "services", Some(total)))
+                        .set(done);
+                })
+                .await?;
             eprintln!(
                 "search index: {} services ({} ms)",
                 state.search.index.num_docs(),
@@ -90,16 +95,10 @@ async fn main() -> anyhow::Result<()> {
             let state = api::open_without_index_sync(&config).await?;
             let started = std::time::Instant::now();
             let total = state.store.count_services().await?;
-            state
-                .search
-                .rebuild(&state.store, move |done| {
-                    eprint!(
-                        "\rindexed {done} of {total} services ({:.1} s)",
-                        started.elapsed().as_secs_f64()
-                    );
-                })
-                .await?;
-            eprintln!();
+            let progress = api::progress::Progress::new("reindex", "services", Some(total));
+            let report = progress.clone();
+            state.search.rebuild(&state.store, move |done| report.set(done)).await?;
+            progress.finish();
             println!(
                 "search index rebuilt: {} active services in {:.1} s",
                 state.search.index.num_docs(),
@@ -109,8 +108,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Generate { services, seed, out } => {
             let taxonomy = entities::taxonomy::Taxonomy::builtin();
             let gazetteer = indexer::gazetteer::Gazetteer::from_json(api::state::PLACES_JSON)?;
-            let started = std::time::Instant::now();
-            let progress = |n: u64| eprintln!("generated {n} services ({:.1} s)", started.elapsed().as_secs_f64());
+            let bar = api::progress::Progress::new("generate", "services", Some(*services));
+            let progress = |n: u64| bar.set(n);
             match out {
                 Some(path) => {
                     let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
@@ -122,6 +121,7 @@ async fn main() -> anyhow::Result<()> {
                     api::generate::generate(*services, *seed, &taxonomy, gazetteer.places(), &mut writer, progress)?;
                 }
             }
+            bar.finish();
         }
         Command::Purge { older_than } => {
             let config = cli.config(false);
@@ -184,8 +184,11 @@ async fn import_file(state: &api::AppState, file: &std::path::Path) -> anyhow::R
     };
     if ndjson {
         const BATCH_LINES: usize = 100;
-        let reader =
-            std::io::BufReader::new(std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?);
+        let open = || std::fs::File::open(file).with_context(|| format!("opening {}", file.display()));
+        // Counting the lines first costs a read of the file, little next to importing it, and gives an ETA.
+        let lines = count_lines(open()?).with_context(|| format!("reading {}", file.display()))?;
+        let progress = api::progress::Progress::new(format!("import {}", file.display()), "lines", Some(lines));
+        let reader = std::io::BufReader::new(open()?);
         let mut batch = Vec::with_capacity(BATCH_LINES);
         let mut first_line = 1;
         for (number, line) in reader.lines().enumerate() {
@@ -201,17 +204,15 @@ async fn import_file(state: &api::AppState, file: &std::path::Path) -> anyhow::R
                 totals.absorb(import(serde_json::Value::Array(std::mem::take(&mut batch)), first_line).await?);
                 first_line = number + 2;
                 let done = totals.services.created + totals.services.updated + totals.services.unchanged;
-                eprint!(
-                    "\r{}: {done} services ({:.1} s)",
-                    file.display(),
-                    started.elapsed().as_secs_f64()
-                );
+                progress.set_with(number as u64 + 1, format!("{done} services"));
             }
         }
         if !batch.is_empty() {
             totals.absorb(import(serde_json::Value::Array(batch), first_line).await?);
         }
-        eprintln!();
+        let done = totals.services.created + totals.services.updated + totals.services.unchanged;
+        progress.set_with(lines, format!("{done} services"));
+        progress.finish();
     } else {
         let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
         let document: serde_json::Value =
@@ -229,6 +230,43 @@ async fn import_file(state: &api::AppState, file: &std::path::Path) -> anyhow::R
         started.elapsed().as_millis()
     );
     Ok(())
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default `info,sqlx=warn`): as text, coloured only on a terminal,
+/// or with `BROBYGGER_LOG_FORMAT=json` as one JSON object per line.
+fn init_logging() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let format = std::env::var("BROBYGGER_LOG_FORMAT").unwrap_or_default();
+    match format.trim().to_ascii_lowercase().as_str() {
+        "json" => builder.json().with_ansi(false).init(),
+        other => {
+            builder.with_ansi(std::io::stderr().is_terminal()).init();
+            if !matches!(other, "" | "text") {
+                tracing::warn!(value = other, "BROBYGGER_LOG_FORMAT is `json` or `text`; logging text");
+            }
+        }
+    }
+}
+
+/// Lines in `file` (a last line without a line feed counts too).
+fn count_lines(file: std::fs::File) -> std::io::Result<u64> {
+    use std::io::Read;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut buffer = vec![0u8; 1 << 16];
+    let (mut lines, mut last) = (0u64, b'\n');
+    loop {
+        let read = reader.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        lines += buffer[..read].iter().filter(|b| **b == b'\n').count() as u64;
+        last = buffer[read - 1];
+    }
+    Ok(lines + u64::from(last != b'\n'))
 }
 
 async fn shutdown_signal() {

@@ -16,7 +16,7 @@ use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder,
+    QueryOrder, QuerySelect,
 };
 use sha2::Sha256;
 use uuid::Uuid;
@@ -745,6 +745,27 @@ impl Store {
     /// How many referrals match `filter` (the partner's count of new ones on every page).
     pub async fn count_referrals(&self, filter: &ReferralFilter) -> Result<u64> {
         Ok(filtered(filter).count(self.connection()).await?)
+    }
+
+    /// How many referrals are in each status, every status listed (0 for none); one GROUP BY query. For the
+    /// operators' `/metrics`.
+    pub async fn referral_counts_by_status(&self) -> Result<Vec<(ReferralStatus, u64)>> {
+        let rows: Vec<(String, i64)> = referral::Entity::find()
+            .select_only()
+            .column(referral::Column::Status)
+            .column_as(referral::Column::Id.count(), "count")
+            .group_by(referral::Column::Status)
+            .into_tuple()
+            .all(self.connection())
+            .await?;
+        let counts: HashMap<String, i64> = rows.into_iter().collect();
+        Ok(ReferralStatus::ALL
+            .iter()
+            .map(|status| {
+                let count = counts.get(status.as_str()).copied().unwrap_or(0);
+                (*status, u64::try_from(count).unwrap_or(0))
+            })
+            .collect())
     }
 
     /// A page of referrals, newest first.

@@ -11,6 +11,7 @@ mod gender;
 mod hsds;
 mod http;
 mod import;
+mod keys;
 mod operations;
 mod partner_web;
 mod plans;

@@ -55,10 +55,15 @@ async fn operational_endpoints_answer() {
     assert_eq!(docs.status(), 200);
     assert!(docs.text().await.unwrap().contains("swagger"));
     let metrics = app.get("/metrics", None).await.text().await.unwrap();
-    assert!(
-        metrics.contains("brobygger_http_requests_total{route=\"/health\",status=\"200\"} 1"),
-        "{metrics}"
-    );
+    for expected in [
+        "brobygger_http_request_duration_seconds_count{route=\"/health\",status=\"2xx\"} 1\n",
+        "brobygger_http_request_duration_seconds_bucket{route=\"/health\",status=\"2xx\",le=\"+Inf\"} 1\n",
+        "# TYPE brobygger_referrals gauge\n",
+        "\nbrobygger_referrals{status=\"accepted\"} 0\n",
+        "\nbrobygger_search_lag 0\n",
+    ] {
+        assert!(metrics.contains(expected), "{expected} in {metrics}");
+    }
 }
 
 #[tokio::test]

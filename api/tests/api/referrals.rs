@@ -27,6 +27,7 @@ on_both_backends!(
     purge_removes_message_and_family_hash_of_closed_referrals,
     partner_cannot_probe_family_refs,
     report_and_audit_bounds_outside_the_calendar_are_bad_requests,
+    metrics_count_referrals_by_status,
 );
 
 struct Fixture {
@@ -893,4 +894,34 @@ async fn report_and_audit_bounds_outside_the_calendar_are_bad_requests(app: Test
     }
     json_of(&app, "/v1/reports/referrals?from=2026-01-01&to=2026-12-31", &app.admin).await;
     json_of(&app, "/v1/audit?from=0001-01-01&to=9999-12-31", &app.admin).await;
+}
+
+async fn metrics_count_referrals_by_status(app: TestApp) {
+    let f = fixture(&app).await;
+    for status in [
+        ReferralStatus::Accepted,
+        ReferralStatus::Accepted,
+        ReferralStatus::Requested,
+        ReferralStatus::OnHold,
+    ] {
+        referral_in(&app, &f, status).await;
+    }
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    let counts: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("brobygger_referrals{"))
+        .collect();
+    assert_eq!(
+        counts.len(),
+        ReferralStatus::ALL.len(),
+        "every status, 0 too: {metrics}"
+    );
+    for expected in [
+        "brobygger_referrals{status=\"accepted\"} 2",
+        "brobygger_referrals{status=\"requested\"} 1",
+        "brobygger_referrals{status=\"on-hold\"} 1",
+        "brobygger_referrals{status=\"completed\"} 0",
+    ] {
+        assert!(counts.contains(&expected), "{expected} in {metrics}");
+    }
 }
