@@ -131,7 +131,8 @@ READER=$(key --role reader --label smoke-reader)
 PARTNER_ORG=$(curl -sf "$BASE/v1/organizations?per_page=1" |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["items"][0]["id"])')
 PARTNER=$(key --role partner --organization "$PARTNER_ORG" --label smoke-partner)
-for secret in "$ADMIN" "$CASEWORKER" "$READER" "$PARTNER"; do
+SPARE=$(key --role reader --label smoke-spare)   # revoked by smoke.py through the keys API
+for secret in "$ADMIN" "$CASEWORKER" "$READER" "$PARTNER" "$SPARE"; do
   [[ "$secret" == bb_* ]] || { cat "$TMP/keys.log"; echo "clients/run.sh: no key made" >&2; exit 1; }
 done
 echo "keys: admin, caseworker, reader, partner of $PARTNER_ORG"
@@ -160,9 +161,11 @@ for role in anonymous reader caseworker partner admin; do
     admin) auth=(-H "Authorization: Bearer $ADMIN") ;;
   esac
   log="$TMP/schemathesis-$role.log"
+  # One worker: with two, Schemathesis 4.32 on Python 3.11 now and then fails inside itself ("AST constructor
+  # recursion depth mismatch") in its coverage phase, a runtime error that says nothing about the API.
   status=0
   NO_COLOR=1 schemathesis run "$BASE/openapi.json" "${auth[@]}" --checks "$CHECKS" \
-    --max-examples "${SCHEMATHESIS_EXAMPLES:-20}" --workers 2 --seed 1 >"$log" 2>&1 || status=$?
+    --max-examples "${SCHEMATHESIS_EXAMPLES:-20}" --workers 1 --seed 1 >"$log" 2>&1 || status=$?
   generated=$(grep -Eo '[0-9]+ generated' "$log" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
   if [[ $status -ne 0 ]]; then
     printf '%-11s %9s  %s\n' "$role" "$generated" FAILED

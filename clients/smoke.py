@@ -449,6 +449,16 @@ def run() -> None:
     call("listAuditEvents", admin, expect=M.PageOfAuditEntry, label="referral, page 2", referral_id=main.id,
          page=2, per_page=2, from_=today(-1), to=today(1))
 
+    # --- API keys (admin): find the spare key run.sh made and revoke it ----------------------------------
+    listed = call("listApiKeys", admin, expect=M.PageOfApiKeyInfo, per_page=100)
+    spare = next((k for k in need(listed, "the key list").items if k.label == "smoke-spare"), None)
+    if spare is None:
+        REC.rows.append(Row("revokeApiKey", "spare key", "-", False, "no key labelled smoke-spare to revoke"))
+    else:
+        call("revokeApiKey", admin, spare.id, expect=None, want=204, label="spare key")
+    call("revokeApiKey", admin, uuid.UUID("00000000-0000-4000-8000-000000000000"), expect=M.Problem, want=404,
+         label="404 unknown id")
+
     # --- HSDS -----------------------------------------------------------------------------------------
     call("hsdsAbout", anon, expect=M.HsdsAbout)
     pages = [
