@@ -109,8 +109,9 @@ fi
 step "start the server"
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 BASE="http://127.0.0.1:$PORT"
-# Unlimited: Schemathesis sends thousands of requests a minute from one key.
-BROBYGGER_RATE_LIMIT=0 "$BIN" serve --addr "127.0.0.1:$PORT" --data-dir "$TMP/data" >"$TMP/server.log" 2>&1 &
+# Unlimited: Schemathesis sends thousands of requests a minute from one key. Webhooks to loopback allowed:
+# the smoke test subscribes a closed local port.
+BROBYGGER_RATE_LIMIT=0 BROBYGGER_WEBHOOK_ALLOW_PRIVATE=true "$BIN" serve --addr "127.0.0.1:$PORT" --data-dir "$TMP/data" >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 120); do
   if curl -sf "$BASE/ready" >/dev/null 2>&1; then break; fi

@@ -26,6 +26,7 @@ import pkgutil
 import re
 import sys
 import traceback
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -309,6 +310,14 @@ def run() -> None:
         ages=[8, 35], languages=["da"], latitude=56.1629, longitude=10.2039, radius_km=10.0, per_need=3,
         gender=M.Gender.ANY))
 
+    # --- webhooks: a subscription to a closed port, so its deliveries fail and wait for retries -----------
+    hook = need(call("createWebhook", admin, expect=M.CreatedWebhook, want=201, body=M.WebhookInput(
+        url="http://127.0.0.1:9/hook", events=["organization.*"], description="clients/smoke.py")), "a webhook")
+    call("listWebhooks", admin, expect=M.PageOfWebhook)
+    got_hook = call("getWebhook", admin, hook.id, expect=M.Webhook)
+    call("patchWebhook", admin, hook.id, expect=M.Webhook, if_match=etag(got_hook),
+         body=M.WebhookPatch(description="clients/smoke.py, patched", events=["organization.*", "service.created"]))
+
     # --- organizations --------------------------------------------------------------------------------
     call("listOrganizations", anon, expect=M.PageOfOrganization, per_page=5)
     call("listOrganizations", admin, expect=M.PageOfOrganization, label="page 2", page=2, per_page=5,
@@ -448,6 +457,22 @@ def run() -> None:
     call("listAuditEvents", admin, expect=M.PageOfAuditEntry, per_page=10)
     call("listAuditEvents", admin, expect=M.PageOfAuditEntry, label="referral, page 2", referral_id=main.id,
          page=2, per_page=2, from_=today(-1), to=today(1))
+
+    # --- webhook deliveries: the organization events above, tried against the closed port ---------------
+    deliveries = None
+    for _ in range(50):
+        deliveries = call("listWebhookDeliveries", admin, hook.id, expect=M.PageOfWebhookDelivery,
+                          label="until attempted")
+        if deliveries is not None and any(d.attempts > 0 for d in deliveries.parsed.items):
+            break
+        REC.rows.pop()  # only the last look is reported
+        time.sleep(0.2)
+    tried = [d for d in need(deliveries, "webhook deliveries").items if d.attempts > 0]
+    if tried:
+        call("retryWebhookDelivery", admin, hook.id, tried[0].id, expect=M.WebhookDelivery, want=202)
+    else:
+        REC.rows.append(Row("retryWebhookDelivery", "", "-", False, "no delivery was attempted"))
+    call("deleteWebhook", admin, hook.id, expect=None, want=204)
 
     # --- API keys (admin): find the spare key run.sh made and revoke it ----------------------------------
     listed = call("listApiKeys", admin, expect=M.PageOfApiKeyInfo, per_page=100)

@@ -22,6 +22,7 @@ use crate::problem::{ApiError, ProblemResponse, problem_response, render_error};
 use crate::referrals::ReferralApi;
 use crate::search::SearchApi;
 use crate::state::AppState;
+use crate::webhooks::WebhookApi;
 
 /// Request bodies above this are refused with 413; the HSDS import has its own, larger limit.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -36,6 +37,7 @@ pub struct Config {
     /// The server secret keying referral `family_ref` hashes; None: `<data dir>/secret.key`, created once.
     pub secret: Option<String>,
     pub http: HttpSettings,
+    pub webhooks: crate::webhook_worker::WebhookSettings,
 }
 
 /// How the API treats browsers and busy clients.
@@ -57,6 +59,7 @@ pub type Apis = (
     PlanApi,
     HsdsApi,
     KeyApi,
+    WebhookApi,
 );
 
 fn apis(state: Arc<AppState>) -> Apis {
@@ -67,7 +70,8 @@ fn apis(state: Arc<AppState>) -> Apis {
         ReferralApi { state: state.clone() },
         PlanApi { state: state.clone() },
         HsdsApi { state: state.clone() },
-        KeyApi { state },
+        KeyApi { state: state.clone() },
+        WebhookApi { state },
     )
 }
 
@@ -350,10 +354,12 @@ pub async fn serve(
             }
         })
     };
+    let webhooks = crate::webhook_worker::spawn(Arc::downgrade(&state));
     let served = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(build_app(state), shutdown, Some(Duration::from_secs(10)))
         .await;
     follower.abort();
     pruner.abort();
+    webhooks.abort();
     served
 }

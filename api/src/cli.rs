@@ -28,6 +28,9 @@ pub struct Cli {
     /// API requests a minute per API key, or per client address for anonymous callers; 0: unlimited.
     #[arg(long, env = "BROBYGGER_RATE_LIMIT", default_value_t = 600, global = true)]
     pub rate_limit: u32,
+    /// Let webhooks go to loopback, private and link-local addresses (development, tests); off in production.
+    #[arg(long, env = "BROBYGGER_WEBHOOK_ALLOW_PRIVATE", global = true)]
+    pub webhook_allow_private: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -181,6 +184,10 @@ impl Cli {
                     .filter(|o| !o.is_empty())
                     .collect(),
                 rate_limit_per_minute: std::num::NonZeroU32::new(self.rate_limit),
+            },
+            webhooks: crate::webhook_worker::WebhookSettings {
+                allow_private_targets: self.webhook_allow_private,
+                ..Default::default()
             },
         }
     }

@@ -27,6 +27,8 @@ pub mod search;
 pub mod spec;
 pub mod state;
 pub mod web;
+pub mod webhook_worker;
+pub mod webhooks;
 pub mod wire;
 
 use std::sync::Arc;
@@ -84,7 +86,8 @@ pub async fn open_without_index_sync(config: &Config) -> anyhow::Result<Arc<AppS
     Ok(Arc::new(
         AppState::new(store, taxonomy, index)
             .with_secret(referrals::load_secret(config)?)
-            .with_http(&config.http),
+            .with_http(&config.http)
+            .with_webhooks(&config.webhooks),
     ))
 }
 

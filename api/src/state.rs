@@ -55,6 +55,9 @@ pub struct AppState {
     pub cors_origins: Arc<Vec<String>>,
     /// None: unlimited.
     pub rate_limiter: Option<crate::rate_limit::Limiter>,
+    pub webhooks: crate::webhook_worker::WebhookSettings,
+    /// Wakes this node's webhook sender before its next poll (a retry asked for through the API).
+    pub webhook_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -70,7 +73,14 @@ impl AppState {
             referral_secret: FamilySecret::random(),
             cors_origins: Arc::default(),
             rate_limiter: None,
+            webhooks: crate::webhook_worker::WebhookSettings::default(),
+            webhook_wakeup: Arc::default(),
         }
+    }
+
+    pub fn with_webhooks(mut self, settings: &crate::webhook_worker::WebhookSettings) -> Self {
+        self.webhooks = settings.clone();
+        self
     }
 
     /// Applies the CORS origins and the rate limit of `settings`.

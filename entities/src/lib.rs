@@ -21,6 +21,7 @@ pub mod store;
 pub mod tables;
 pub mod taxonomy;
 pub mod unmet;
+pub mod webhooks;
 
 pub use error::{Error, FieldError, Result};
 pub use store::Store;

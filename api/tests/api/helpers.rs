@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use api::app::HttpSettings;
+use api::webhook_worker::WebhookSettings;
 use api::{AppState, Config};
 use entities::directory::Role;
 use reqwest::{Client, Method, RequestBuilder, Response};
@@ -47,20 +48,30 @@ async fn fresh_postgres_database(server_url: &str) -> String {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
-        Self::spawn_with(backend, false, HttpSettings::default()).await
+        Self::spawn_with(backend, false, HttpSettings::default(), test_webhooks()).await
     }
 
     /// The app with the Aarhus demo directory loaded, as `cargo run` serves it.
     pub async fn spawn_with_demo_data(backend: Backend) -> Option<TestApp> {
-        Self::spawn_with(backend, true, HttpSettings::default()).await
+        Self::spawn_with(backend, true, HttpSettings::default(), test_webhooks()).await
     }
 
     /// The app with CORS origins or a rate limit (the others have neither).
     pub async fn spawn_with_http(backend: Backend, http: HttpSettings) -> Option<TestApp> {
-        Self::spawn_with(backend, false, http).await
+        Self::spawn_with(backend, false, http, test_webhooks()).await
     }
 
-    async fn spawn_with(backend: Backend, seed: bool, http: HttpSettings) -> Option<TestApp> {
+    /// The app with other webhook settings than the tests' (which allow loopback and retry at once).
+    pub async fn spawn_with_webhooks(backend: Backend, webhooks: WebhookSettings) -> Option<TestApp> {
+        Self::spawn_with(backend, false, HttpSettings::default(), webhooks).await
+    }
+
+    async fn spawn_with(
+        backend: Backend,
+        seed: bool,
+        http: HttpSettings,
+        webhooks: WebhookSettings,
+    ) -> Option<TestApp> {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let database_url = match backend {
             Backend::Sqlite => api::default_database_url(data_dir.path()),
@@ -78,6 +89,7 @@ impl TestApp {
             seed,
             secret: None,
             http,
+            webhooks,
         };
         let state = api::open(&config).await.expect("opening the app");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -170,6 +182,15 @@ impl TestApp {
             .await;
         assert_eq!(response.status(), 201, "{}", response.text().await.unwrap_or_default());
         response.json::<Value>().await.unwrap()
+    }
+}
+
+/// Tests deliver webhooks to receivers on loopback, and retry almost at once.
+pub fn test_webhooks() -> WebhookSettings {
+    WebhookSettings {
+        allow_private_targets: true,
+        retry_waits: vec![std::time::Duration::from_millis(200); 4],
+        timeout: std::time::Duration::from_secs(5),
     }
 }
 

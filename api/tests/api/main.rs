@@ -19,3 +19,4 @@ mod referrals;
 mod search;
 mod understanding;
 mod web;
+mod webhooks;

@@ -10,6 +10,7 @@ mod m20261201_000003_people;
 mod m20261201_000004_admin;
 mod m20261201_000005_service_gender;
 mod m20261201_000006_family_plans;
+mod m20261201_000007_webhooks;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_admin::Migration),
             Box::new(m20261201_000005_service_gender::Migration),
             Box::new(m20261201_000006_family_plans::Migration),
+            Box::new(m20261201_000007_webhooks::Migration),
         ]
     }
 }

@@ -29,3 +29,6 @@ pub mod service_language;
 pub mod service_need;
 pub mod unmet_need;
 pub mod web_session;
+pub mod webhook_cursor;
+pub mod webhook_delivery;
+pub mod webhook_subscription;
