@@ -213,6 +213,15 @@ pub async fn scrape(state: &AppState) -> String {
         )),
         Err(error) => tracing::warn!(%error, "metrics: counting referrals failed"),
     }
+    match state.store.webhook_delivery_counts().await {
+        Ok(counts) => gauges.push(Gauge::labelled(
+            "brobygger_webhook_deliveries",
+            "Webhook deliveries by status: pending (the outbox), delivered, failed (retries used up).",
+            "status",
+            counts.into_iter().map(|(status, count)| (status, count as f64)),
+        )),
+        Err(error) => tracing::warn!(%error, "metrics: counting webhook deliveries failed"),
+    }
     state.metrics.render(&gauges)
 }
 

@@ -16,8 +16,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -541,6 +541,25 @@ impl Store {
         .await
     }
 
+    /// How many deliveries are `pending`, `delivered` and `failed` (each status, zeros too).
+    pub async fn webhook_delivery_counts(&self) -> Result<Vec<(String, u64)>> {
+        let rows: Vec<(String, i64)> = webhook_delivery::Entity::find()
+            .select_only()
+            .column(webhook_delivery::Column::Status)
+            .column_as(webhook_delivery::Column::Id.count(), "count")
+            .group_by(webhook_delivery::Column::Status)
+            .into_tuple()
+            .all(self.connection())
+            .await?;
+        Ok(["pending", "delivered", "failed"]
+            .into_iter()
+            .map(|status| {
+                let count = rows.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n);
+                (status.to_owned(), u64::try_from(count).unwrap_or(0))
+            })
+            .collect())
+    }
+
     /// Fans the log entries written since the last round out into deliveries; answers how many were made.
     pub async fn fan_out_webhook_events(&self) -> Result<usize> {
         // A look without the write lock first: most rounds find nothing new.
@@ -751,15 +770,6 @@ impl Store {
         })
         .await
     }
-}
-
-/// For tests and benchmarks: how many deliveries are still pending.
-pub async fn pending_deliveries(db: &impl ConnectionTrait) -> Result<u64> {
-    use sea_orm::PaginatorTrait;
-    Ok(webhook_delivery::Entity::find()
-        .filter(webhook_delivery::Column::Status.eq("pending"))
-        .count(db)
-        .await?)
 }
 
 #[cfg(test)]

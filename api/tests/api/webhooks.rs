@@ -198,6 +198,15 @@ async fn a_service_edit_is_posted_signed_and_a_verifier_accepts_it(app: TestApp)
             .all(|d| d["status"] == "delivered"),
         "{log}"
     );
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(
+        metrics.contains("brobygger_webhook_deliveries{status=\"delivered\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("brobygger_webhook_deliveries{status=\"pending\"} 0"),
+        "{metrics}"
+    );
 }
 
 async fn a_receiver_down_for_a_while_gets_every_event_in_order(app: TestApp) {
