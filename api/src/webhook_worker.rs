@@ -14,8 +14,10 @@ use crate::state::AppState;
 
 /// How long a claimed delivery is a node's alone: longer than an attempt can take.
 const LEASE: Duration = Duration::from_secs(60);
-/// Deliveries sent at once by one node.
-const CLAIM_BATCH: u64 = 32;
+/// Subscriptions served at once by one node.
+const CLAIM_SUBSCRIPTIONS: u64 = 32;
+/// Deliveries of one subscription claimed at once, sent one after the other.
+const FOLLOW: u64 = 64;
 /// How often a node looks for new events when nothing woke it.
 const POLL: Duration = Duration::from_millis(250);
 
@@ -160,23 +162,36 @@ async fn send(state: &AppState, client: &reqwest::Client, delivery: &ClaimedDeli
 /// One round: fan out what is new, then send what is due. Answers how many deliveries were attempted.
 pub async fn run_once(state: &AppState, client: &reqwest::Client) -> entities::Result<usize> {
     state.store.fan_out_webhook_events().await?;
-    let claimed = state.store.claim_webhook_deliveries(CLAIM_BATCH, LEASE).await?;
-    let attempts = futures_util::future::join_all(claimed.iter().map(|delivery| async move {
-        let attempt = send(state, client, delivery).await;
-        (delivery, attempt)
-    }))
-    .await;
-    let count = attempts.len();
-    for (delivery, attempt) in attempts {
+    let batches = state
+        .store
+        .claim_webhook_deliveries(CLAIM_SUBSCRIPTIONS, FOLLOW, LEASE)
+        .await?;
+    // Subscriptions side by side; each one's deliveries one after the other, in order.
+    let attempted = futures_util::future::join_all(batches.into_iter().map(|batch| send_in_order(state, client, batch)))
+        .await;
+    attempted.into_iter().sum()
+}
+
+/// Sends a subscription's claimed deliveries in order; at the first failure the rest go back unsent.
+async fn send_in_order(
+    state: &AppState,
+    client: &reqwest::Client,
+    batch: Vec<ClaimedDelivery>,
+) -> entities::Result<usize> {
+    let mut attempted = 0;
+    let mut rest = batch.into_iter();
+    while let Some(delivery) = rest.next() {
+        let attempt = send(state, client, &delivery).await;
+        attempted += 1;
         let failed = matches!(attempt, Attempt::Failed { .. });
         if let Attempt::Failed { error, .. } = &attempt {
             tracing::debug!(delivery = delivery.id, %error, "webhook attempt failed");
         }
         let became_failing = state
             .store
-            .record_webhook_attempt(delivery, attempt, &state.webhooks.retry_waits)
+            .record_webhook_attempt(&delivery, attempt, &state.webhooks.retry_waits)
             .await?;
-        if failed && became_failing {
+        if became_failing {
             // The admin sees it in `GET /v1/webhooks` (status `failing`) and in the log.
             tracing::warn!(
                 subscription = %delivery.subscription_id,
@@ -184,8 +199,15 @@ pub async fn run_once(state: &AppState, client: &reqwest::Client) -> entities::R
                 "a webhook delivery used up its retries: the subscription is marked failing"
             );
         }
+        if failed {
+            state
+                .store
+                .release_webhook_deliveries(rest.map(|d| d.id).collect())
+                .await?;
+            break;
+        }
     }
-    Ok(count)
+    Ok(attempted)
 }
 
 /// An HTTP client for deliveries: no redirects (a redirect could lead inside), a timeout per attempt.

@@ -119,6 +119,9 @@ fn check_version(entity: Entity, current: i64, expected: Option<i64>) -> Result<
     }
 }
 
+/// The PostgreSQL advisory lock key migrations run under ("brobygr" in ASCII).
+const MIGRATION_LOCK: i64 = 0x62726f6279677200;
+
 impl Store {
     /// Connects to `url` (`sqlite://FILE?mode=rwc` or `postgres://...`) and runs the migrations.
     pub async fn connect(url: &str) -> Result<Self> {
@@ -134,7 +137,18 @@ impl Store {
                     .foreign_keys(true)
             });
         let db = Database::connect(options).await?;
-        Migrator::up(&db, None).await?;
+        if db.get_database_backend() == DbBackend::Postgres {
+            // Nodes starting together migrate one at a time: the first holds the lock while it migrates, the
+            // others wait for it and then find nothing left to do. The lock is the transaction's, so it is
+            // let go however this ends.
+            let lock = db.begin().await?;
+            lock.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+                .await?;
+            Migrator::up(&db, None).await?;
+            lock.commit().await?;
+        } else {
+            Migrator::up(&db, None).await?;
+        }
         Ok(Self {
             db,
             write_lock: tokio::sync::Mutex::new(()),

@@ -637,7 +637,16 @@ impl Store {
     }
 
     /// Claims up to `limit` deliveries due now, the oldest pending one of each subscription, for `lease`.
-    pub async fn claim_webhook_deliveries(&self, limit: u64, lease: Duration) -> Result<Vec<ClaimedDelivery>> {
+    ///
+    /// With each head come up to `follow - 1` of the same subscription's next pending deliveries, leased too, to
+    /// be sent one after the other: other nodes claim only heads, so none of them can take these while the
+    /// head is this node's. Answers the deliveries per subscription, in order.
+    pub async fn claim_webhook_deliveries(
+        &self,
+        limit: u64,
+        follow: u64,
+        lease: Duration,
+    ) -> Result<Vec<Vec<ClaimedDelivery>>> {
         let postgres = self.backend() == DbBackend::Postgres;
         let claimed = self
             .write_unlogged(move |txn| {
@@ -662,7 +671,21 @@ impl Store {
                     if postgres {
                         query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
                     }
-                    let rows = query.all(txn).await?;
+                    let heads = query.all(txn).await?;
+                    let mut rows = Vec::with_capacity(heads.len());
+                    for head in heads {
+                        let next = webhook_delivery::Entity::find()
+                            .filter(webhook_delivery::Column::SubscriptionId.eq(head.subscription_id))
+                            .filter(webhook_delivery::Column::Status.eq("pending"))
+                            .filter(webhook_delivery::Column::Id.gt(head.id))
+                            .filter(webhook_delivery::Column::NextAttemptAt.lte(now))
+                            .order_by_asc(webhook_delivery::Column::Id)
+                            .limit(follow.saturating_sub(1))
+                            .all(txn)
+                            .await?;
+                        rows.push(head);
+                        rows.extend(next);
+                    }
                     if rows.is_empty() {
                         return Ok(vec![]);
                     }
@@ -686,21 +709,47 @@ impl Store {
             .into_iter()
             .map(|s| (s.id, s))
             .collect();
-        Ok(claimed
-            .into_iter()
-            .filter_map(|delivery| {
-                let subscription = subscriptions.get(&delivery.subscription_id)?;
-                Some(ClaimedDelivery {
-                    id: delivery.id,
-                    subscription_id: delivery.subscription_id,
-                    message_id: delivery.message_id,
-                    payload: delivery.payload,
-                    url: subscription.url.clone(),
-                    secret: subscription.secret.clone(),
-                    attempts: delivery.attempts,
-                })
+        let mut batches: Vec<Vec<ClaimedDelivery>> = Vec::new();
+        for delivery in claimed {
+            let Some(subscription) = subscriptions.get(&delivery.subscription_id) else {
+                continue;
+            };
+            let claimed = ClaimedDelivery {
+                id: delivery.id,
+                subscription_id: delivery.subscription_id,
+                message_id: delivery.message_id,
+                payload: delivery.payload,
+                url: subscription.url.clone(),
+                secret: subscription.secret.clone(),
+                attempts: delivery.attempts,
+            };
+            match batches.last_mut() {
+                Some(batch) if batch[0].subscription_id == claimed.subscription_id => batch.push(claimed),
+                _ => batches.push(vec![claimed]),
+            }
+        }
+        Ok(batches)
+    }
+
+    /// Gives claimed deliveries back unsent (their head failed): the next round takes them again, in order.
+    pub async fn release_webhook_deliveries(&self, ids: Vec<i64>) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.write_unlogged(move |txn| {
+            Box::pin(async move {
+                webhook_delivery::Entity::update_many()
+                    .col_expr(
+                        webhook_delivery::Column::LockedUntil,
+                        Expr::value(Option::<DateTime<Utc>>::None),
+                    )
+                    .filter(webhook_delivery::Column::Id.is_in(ids))
+                    .exec(txn)
+                    .await?;
+                Ok(())
             })
-            .collect())
+        })
+        .await
     }
 
     /// Records an attempt: delivered; or failed, to be tried again after the next wait of `retry_waits`

@@ -31,7 +31,7 @@ pub struct TestApp {
 }
 
 /// A fresh, empty PostgreSQL database on the server named by `TEST_DATABASE_URL`.
-async fn fresh_postgres_database(server_url: &str) -> String {
+pub async fn fresh_postgres_database(server_url: &str) -> String {
     let admin = Database::connect(server_url)
         .await
         .unwrap_or_else(|e| panic!("TEST_DATABASE_URL={server_url} is not reachable: {e}"));

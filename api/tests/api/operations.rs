@@ -112,3 +112,36 @@ async fn hsds_root_answers_with_and_without_trailing_slash() {
         assert_eq!(root["version"], "3.0", "{path}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_starting_together_on_one_postgres_migrate_once() {
+    let Ok(server) = std::env::var("TEST_DATABASE_URL") else {
+        return;
+    };
+    if server.is_empty() {
+        return;
+    }
+    let url = crate::helpers::fresh_postgres_database(&server).await;
+    let nodes = (0..4).map(|_| {
+        let url = url.clone();
+        tokio::spawn(async move { entities::store::Store::connect(&url).await })
+    });
+    for node in futures_util::future::join_all(nodes).await {
+        node.unwrap().expect("every node starts");
+    }
+    let store = entities::store::Store::connect(&url).await.unwrap();
+    use sea_orm::ConnectionTrait;
+    let rows = store
+        .connection()
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT version, count(*) AS n FROM seaql_migrations GROUP BY version",
+        ))
+        .await
+        .unwrap();
+    assert!(rows.len() >= 7, "every migration recorded");
+    for row in rows {
+        let n: i64 = row.try_get("", "n").unwrap();
+        assert_eq!(n, 1, "each migration ran once");
+    }
+}
