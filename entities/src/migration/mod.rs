@@ -10,6 +10,8 @@ mod m20261201_000003_people;
 mod m20261201_000004_admin;
 mod m20261201_000005_service_gender;
 mod m20261201_000006_family_plans;
+// 000007 is taken by webhooks (another branch).
+mod m20261201_000008_notifications;
 
 pub struct Migrator;
 
@@ -39,6 +41,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_admin::Migration),
             Box::new(m20261201_000005_service_gender::Migration),
             Box::new(m20261201_000006_family_plans::Migration),
+            // 000007 (webhooks) goes here.
+            Box::new(m20261201_000008_notifications::Migration),
         ]
     }
 }
