@@ -36,6 +36,8 @@ pub struct Config {
     /// The server secret keying referral `family_ref` hashes; None: `<data dir>/secret.key`, created once.
     pub secret: Option<String>,
     pub http: HttpSettings,
+    /// E-mail notifications: SMTP server, sender, the public address for links.
+    pub mail: crate::mail::MailSettings,
 }
 
 /// How the API treats browsers and busy clients.
@@ -350,10 +352,18 @@ pub async fn serve(
             }
         })
     };
+    // E-mail notifications: referral events into the outbox, the outbox out, daily digests, monthly reminders.
+    let mailer = state
+        .mail
+        .background
+        .then(|| crate::mail::spawn(Arc::downgrade(&state)));
     let served = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(build_app(state), shutdown, Some(Duration::from_secs(10)))
         .await;
     follower.abort();
     pruner.abort();
+    if let Some(mailer) = mailer {
+        mailer.abort();
+    }
     served
 }

@@ -28,6 +28,16 @@ pub struct Cli {
     /// API requests a minute per API key, or per client address for anonymous callers; 0: unlimited.
     #[arg(long, env = "BROBYGGER_RATE_LIMIT", default_value_t = 600, global = true)]
     pub rate_limit: u32,
+    /// SMTP server for notification mails: `smtp://host:port` (add `?tls=required` for STARTTLS) or
+    /// `smtps://user:password@host`; default: mails are written as `.eml` files into `<data dir>/outbox/`.
+    #[arg(long, env = "BROBYGGER_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of notification mails.
+    #[arg(long, env = "BROBYGGER_MAIL_FROM", default_value = crate::mail::DEFAULT_MAIL_FROM, global = true)]
+    pub mail_from: String,
+    /// The address people open Brobygger at, for the links in mails.
+    #[arg(long, env = "BROBYGGER_PUBLIC_URL", default_value = crate::mail::DEFAULT_PUBLIC_URL, global = true)]
+    pub public_url: String,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -181,6 +191,12 @@ impl Cli {
                     .filter(|o| !o.is_empty())
                     .collect(),
                 rate_limit_per_minute: std::num::NonZeroU32::new(self.rate_limit),
+            },
+            mail: crate::mail::MailSettings {
+                smtp_url: self.smtp_url.clone().filter(|url| !url.trim().is_empty()),
+                from: self.mail_from.clone(),
+                public_url: self.public_url.clone(),
+                background: true,
             },
         }
     }

@@ -1032,6 +1032,7 @@ mod tests {
             seed: false,
             secret: Some("a configured secret of some length".into()),
             http: Default::default(),
+            mail: Default::default(),
         };
         assert_ne!(load_secret(&config).unwrap().hash("SAG-1"), first.hash("SAG-1"));
     }

@@ -55,6 +55,8 @@ pub struct AppState {
     pub cors_origins: Arc<Vec<String>>,
     /// None: unlimited.
     pub rate_limiter: Option<crate::rate_limit::Limiter>,
+    /// Sends the notification mails (SMTP, or `.eml` files in the outbox folder).
+    pub mail: Arc<crate::mail::Mailer>,
 }
 
 impl AppState {
@@ -70,7 +72,21 @@ impl AppState {
             referral_secret: FamilySecret::random(),
             cors_origins: Arc::default(),
             rate_limiter: None,
+            mail: Arc::new(
+                crate::mail::Mailer::new(&crate::mail::MailSettings::default(), std::path::Path::new("./data"))
+                    .expect("the default mail settings are valid"),
+            ),
         }
+    }
+
+    /// Sends mail as `settings` say; without SMTP into `<data_dir>/outbox/`.
+    pub fn with_mail(
+        mut self,
+        settings: &crate::mail::MailSettings,
+        data_dir: &std::path::Path,
+    ) -> anyhow::Result<Self> {
+        self.mail = Arc::new(crate::mail::Mailer::new(settings, data_dir)?);
+        Ok(self)
     }
 
     /// Applies the CORS origins and the rate limit of `settings`.

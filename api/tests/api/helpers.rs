@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use api::app::HttpSettings;
+use api::mail::MailSettings;
 use api::{AppState, Config};
 use entities::directory::Role;
 use reqwest::{Client, Method, RequestBuilder, Response};
@@ -22,6 +23,8 @@ pub struct TestApp {
     pub state: Arc<AppState>,
     /// The app's database (a SQLite file or a PostgreSQL database of its own).
     pub database_url: String,
+    /// The data directory (SQLite file, index, mail outbox folder).
+    pub data_dir: std::path::PathBuf,
     pub admin: String,
     pub caseworker: String,
     pub reader: String,
@@ -47,20 +50,25 @@ async fn fresh_postgres_database(server_url: &str) -> String {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
-        Self::spawn_with(backend, false, HttpSettings::default()).await
+        Self::spawn_with(backend, false, HttpSettings::default(), MailSettings::default()).await
     }
 
     /// The app with the Aarhus demo directory loaded, as `cargo run` serves it.
     pub async fn spawn_with_demo_data(backend: Backend) -> Option<TestApp> {
-        Self::spawn_with(backend, true, HttpSettings::default()).await
+        Self::spawn_with(backend, true, HttpSettings::default(), MailSettings::default()).await
     }
 
     /// The app with CORS origins or a rate limit (the others have neither).
     pub async fn spawn_with_http(backend: Backend, http: HttpSettings) -> Option<TestApp> {
-        Self::spawn_with(backend, false, http).await
+        Self::spawn_with(backend, false, http, MailSettings::default()).await
     }
 
-    async fn spawn_with(backend: Backend, seed: bool, http: HttpSettings) -> Option<TestApp> {
+    /// The app with these mail settings (an SMTP sink, no background loop, ...).
+    pub async fn spawn_with_mail(backend: Backend, mail: MailSettings) -> Option<TestApp> {
+        Self::spawn_with(backend, false, HttpSettings::default(), mail).await
+    }
+
+    async fn spawn_with(backend: Backend, seed: bool, http: HttpSettings, mail: MailSettings) -> Option<TestApp> {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let database_url = match backend {
             Backend::Sqlite => api::default_database_url(data_dir.path()),
@@ -78,6 +86,7 @@ impl TestApp {
             seed,
             secret: None,
             http,
+            mail,
         };
         let state = api::open(&config).await.expect("opening the app");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -99,6 +108,7 @@ impl TestApp {
             client: Client::new(),
             state,
             database_url,
+            data_dir: data_dir.path().to_owned(),
             admin,
             caseworker,
             reader,
