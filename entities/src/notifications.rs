@@ -20,7 +20,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::directory::Role;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::referral_rules::{Actor, ReferralStatus, RejectionReason};
 use crate::store::Store;
 use crate::tables::{
@@ -578,7 +578,7 @@ impl Store {
             .await?)
     }
 
-    /// Unsent mails (digest items included) and mails given up, for `/metrics`-style counts.
+    /// Unsent mails (digest items included) and mails given up (`/metrics`).
     pub async fn outbox_backlog(&self) -> Result<(u64, u64)> {
         use sea_orm::PaginatorTrait;
         let unsent = mail_outbox::Entity::find()
@@ -592,11 +592,6 @@ impl Store {
             given_up.count(self.connection()).await?,
         ))
     }
-}
-
-/// An unknown kind or mode from a form.
-pub fn invalid_mode(kind: &str) -> Error {
-    Error::invalid(kind, "immediate, daily or off")
 }
 
 #[cfg(test)]

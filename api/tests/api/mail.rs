@@ -409,6 +409,11 @@ async fn a_failed_delivery_is_kept_and_retried_later(app: TestApp, sink: SmtpSin
     assert!(row.sent_at.is_none());
     assert!(row.last_error.as_deref().is_some_and(|e| !e.is_empty()), "{row:?}");
     assert!(row.next_attempt_at > Utc::now(), "backs off");
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(
+        metrics.contains("brobygger_mail_outbox{state=\"unsent\"} 1\n"),
+        "{metrics}"
+    );
     // Not due yet: the working mailer leaves it alone until then ...
     turn(&app).await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
