@@ -21,7 +21,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use crate::state::AppState;
 use crate::web::i18n::{Lang, text};
 
-/// Digests go out once a day, at the first turn after this hour (UTC; 07:00 or 08:00 in Aarhus).
+/// Digests (daily) and stale-listing reminders (monthly) go out at the first turn after this hour (UTC; 07:00
+/// or 08:00 in Aarhus).
 pub const DIGEST_HOUR_UTC: u32 = 6;
 /// How often the background loop turns.
 pub const TICK: Duration = Duration::from_secs(2);
@@ -288,20 +289,21 @@ fn day_key(now: DateTime<Utc>) -> i64 {
     month_key(now) * 100 + i64::from(now.day())
 }
 
-/// One turn of the mail loop as if it were `now`: new referral events into the outbox, this month's
-/// stale-listing reminders (once), today's digests (once, from [`DIGEST_HOUR_UTC`]), then every due mail out.
-/// Returns how many mails were sent.
+/// One turn of the mail loop as if it were `now`: new referral events into the outbox; from [`DIGEST_HOUR_UTC`]
+/// on, this month's stale-listing reminders (once a month) and today's digests (once a day); then every due
+/// mail out. Returns how many mails were sent.
 pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> entities::Result<usize> {
     notify(state).await?;
-    let writer = state.mail.writer();
-    let reminders = state
-        .store
-        .remind_stale_listings(writer.clone(), month_key(now))
-        .await?;
-    if reminders > 0 {
-        tracing::info!(mails = reminders, "reminded partners of stale listings");
-    }
+    // Reminders and digests wait for the morning: nobody needs a mail at midnight.
     if now.hour() >= DIGEST_HOUR_UTC {
+        let writer = state.mail.writer();
+        let reminders = state
+            .store
+            .remind_stale_listings(writer.clone(), month_key(now))
+            .await?;
+        if reminders > 0 {
+            tracing::info!(mails = reminders, "reminded partners of stale listings");
+        }
         let digests = state.store.bundle_digests(writer, day_key(now)).await?;
         if digests > 0 {
             tracing::info!(mails = digests, "bundled the daily digests");
