@@ -38,6 +38,8 @@ pub struct Config {
     pub secret: Option<String>,
     pub http: HttpSettings,
     pub webhooks: crate::webhook_worker::WebhookSettings,
+    /// E-mail notifications: SMTP server, sender, the public address for links.
+    pub mail: crate::mail::MailSettings,
 }
 
 /// How the API treats browsers and busy clients.
@@ -355,11 +357,19 @@ pub async fn serve(
         })
     };
     let webhooks = crate::webhook_worker::spawn(Arc::downgrade(&state));
+    // E-mail notifications: referral events into the outbox, the outbox out, daily digests, monthly reminders.
+    let mailer = state
+        .mail
+        .background
+        .then(|| crate::mail::spawn(Arc::downgrade(&state)));
     let served = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(build_app(state), shutdown, Some(Duration::from_secs(10)))
         .await;
     follower.abort();
     pruner.abort();
     webhooks.abort();
+    if let Some(mailer) = mailer {
+        mailer.abort();
+    }
     served
 }

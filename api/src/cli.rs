@@ -31,6 +31,16 @@ pub struct Cli {
     /// Let webhooks go to loopback, private and link-local addresses (development, tests); off in production.
     #[arg(long, env = "BROBYGGER_WEBHOOK_ALLOW_PRIVATE", global = true)]
     pub webhook_allow_private: bool,
+    /// SMTP server for notification mails: `smtp://host:port` (add `?tls=required` for STARTTLS) or
+    /// `smtps://user:password@host`; default: mails are written as `.eml` files into `<data dir>/outbox/`.
+    #[arg(long, env = "BROBYGGER_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of notification mails.
+    #[arg(long, env = "BROBYGGER_MAIL_FROM", default_value = crate::mail::DEFAULT_MAIL_FROM, global = true)]
+    pub mail_from: String,
+    /// The address people open Brobygger at, for the links in mails.
+    #[arg(long, env = "BROBYGGER_PUBLIC_URL", default_value = crate::mail::DEFAULT_PUBLIC_URL, global = true)]
+    pub public_url: String,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -188,6 +198,12 @@ impl Cli {
             webhooks: crate::webhook_worker::WebhookSettings {
                 allow_private_targets: self.webhook_allow_private,
                 ..Default::default()
+            },
+            mail: crate::mail::MailSettings {
+                smtp_url: self.smtp_url.clone().filter(|url| !url.trim().is_empty()),
+                from: self.mail_from.clone(),
+                public_url: self.public_url.clone(),
+                background: true,
             },
         }
     }

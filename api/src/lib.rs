@@ -16,6 +16,7 @@ pub mod get_headers;
 pub mod hsds;
 pub mod indexing;
 pub mod keys;
+pub mod mail;
 pub mod metrics;
 pub mod plans;
 pub mod problem;
@@ -87,7 +88,8 @@ pub async fn open_without_index_sync(config: &Config) -> anyhow::Result<Arc<AppS
         AppState::new(store, taxonomy, index)
             .with_secret(referrals::load_secret(config)?)
             .with_http(&config.http)
-            .with_webhooks(&config.webhooks),
+            .with_webhooks(&config.webhooks)
+            .with_mail(&config.mail, &config.data_dir)?,
     ))
 }
 

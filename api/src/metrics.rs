@@ -173,7 +173,7 @@ fn escape_help(value: &str) -> String {
 }
 
 /// The whole `/metrics` page: request latencies, uptime, the search index (documents, applied change-log seq,
-/// lag behind the database) and referrals per status, read from the database now. A failing database query
+/// lag behind the database), referrals per status and the mail outbox's backlog, read from the database now. A failing database query
 /// leaves its gauges out (and logs why) rather than failing the scrape.
 pub async fn scrape(state: &AppState) -> String {
     let applied = state.search.index.applied_seq().unwrap_or(0);
@@ -221,6 +221,15 @@ pub async fn scrape(state: &AppState) -> String {
             counts.into_iter().map(|(status, count)| (status, count as f64)),
         )),
         Err(error) => tracing::warn!(%error, "metrics: counting webhook deliveries failed"),
+    }
+    match state.store.outbox_backlog().await {
+        Ok((unsent, given_up)) => gauges.push(Gauge::labelled(
+            "brobygger_mail_outbox",
+            "Notification mails not sent: waiting (due, retrying or in a digest to come) and given up after repeated failures.",
+            "state",
+            [("unsent".to_owned(), unsent as f64), ("given-up".to_owned(), given_up as f64)],
+        )),
+        Err(error) => tracing::warn!(%error, "metrics: counting the mail outbox failed"),
     }
     state.metrics.render(&gauges)
 }

@@ -1033,6 +1033,7 @@ mod tests {
             secret: Some("a configured secret of some length".into()),
             http: Default::default(),
             webhooks: Default::default(),
+            mail: Default::default(),
         };
         assert_ne!(load_secret(&config).unwrap().hash("SAG-1"), first.hash("SAG-1"));
     }

@@ -58,6 +58,8 @@ pub struct AppState {
     pub webhooks: crate::webhook_worker::WebhookSettings,
     /// Wakes this node's webhook sender before its next poll (a retry asked for through the API).
     pub webhook_wakeup: Arc<tokio::sync::Notify>,
+    /// Sends the notification mails (SMTP, or `.eml` files in the outbox folder).
+    pub mail: Arc<crate::mail::Mailer>,
 }
 
 impl AppState {
@@ -75,12 +77,26 @@ impl AppState {
             rate_limiter: None,
             webhooks: crate::webhook_worker::WebhookSettings::default(),
             webhook_wakeup: Arc::default(),
+            mail: Arc::new(
+                crate::mail::Mailer::new(&crate::mail::MailSettings::default(), std::path::Path::new("./data"))
+                    .expect("the default mail settings are valid"),
+            ),
         }
     }
 
     pub fn with_webhooks(mut self, settings: &crate::webhook_worker::WebhookSettings) -> Self {
         self.webhooks = settings.clone();
         self
+    }
+
+    /// Sends mail as `settings` say; without SMTP into `<data_dir>/outbox/`.
+    pub fn with_mail(
+        mut self,
+        settings: &crate::mail::MailSettings,
+        data_dir: &std::path::Path,
+    ) -> anyhow::Result<Self> {
+        self.mail = Arc::new(crate::mail::Mailer::new(settings, data_dir)?);
+        Ok(self)
     }
 
     /// Applies the CORS origins and the rate limit of `settings`.

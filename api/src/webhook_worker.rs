@@ -167,8 +167,8 @@ pub async fn run_once(state: &AppState, client: &reqwest::Client) -> entities::R
         .claim_webhook_deliveries(CLAIM_SUBSCRIPTIONS, FOLLOW, LEASE)
         .await?;
     // Subscriptions side by side; each one's deliveries one after the other, in order.
-    let attempted = futures_util::future::join_all(batches.into_iter().map(|batch| send_in_order(state, client, batch)))
-        .await;
+    let attempted =
+        futures_util::future::join_all(batches.into_iter().map(|batch| send_in_order(state, client, batch))).await;
     attempted.into_iter().sum()
 }
 

@@ -101,6 +101,16 @@ fn listed_services() -> sea_orm::Select<service::Entity> {
         .filter(service::Column::OrganizationId.in_subquery(active_organizations))
 }
 
+/// The listed services not confirmed since `cutoff` (or never): the one rule of "stale" for the health page,
+/// the partner's listings and the monthly reminder mail.
+pub(crate) fn stale_services(cutoff: NaiveDate) -> sea_orm::Select<service::Entity> {
+    listed_services().filter(
+        Condition::any()
+            .add(service::Column::AssuredDate.is_null())
+            .add(service::Column::AssuredDate.lt(cutoff)),
+    )
+}
+
 impl Store {
     async fn service_problems(
         &self,
@@ -128,11 +138,7 @@ impl Store {
     /// The directory's health today, each kind of problem with its count and at most `limit` examples.
     pub async fn directory_health(&self, limit: u64) -> Result<DirectoryHealth> {
         let cutoff = stale_cutoff();
-        let stale = listed_services().filter(
-            Condition::any()
-                .add(service::Column::AssuredDate.is_null())
-                .add(service::Column::AssuredDate.lt(cutoff)),
-        );
+        let stale = stale_services(cutoff);
         let full = listed_services().filter(service::Column::Capacity.eq(Capacity::Full.as_str()));
         let placed = Query::select()
             .column(service_at_location::Column::ServiceId)

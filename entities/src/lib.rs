@@ -12,6 +12,7 @@ pub mod hsds;
 pub mod invites;
 pub mod keys;
 pub mod migration;
+pub mod notifications;
 pub mod people;
 pub mod plans;
 pub mod programmes;

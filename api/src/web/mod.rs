@@ -10,7 +10,7 @@
 //!
 //! Tour: `visitor.rs` resolves the session cookie, language and CSRF token of a request; `render.rs` turns
 //! a template and a view into a response (and errors into error pages); `search.rs`, `family_list.rs`,
-//! `referrals.rs` (a caseworker's referrals and a partner's inbox) and `login.rs` are the pages;
+//! `referrals.rs` (a caseworker's referrals and a partner's inbox) and `login.rs` are the pages (`notifications.rs` the choice of mails);
 //! `listings.rs` and `people.rs` the partner's own, `admin/` the municipality's, `invite.rs` the invitation
 //! link; `format.rs` says facts in words.
 
@@ -21,6 +21,7 @@ pub(crate) mod i18n;
 mod invite;
 mod listings;
 mod login;
+mod notifications;
 mod people;
 pub(crate) mod plans;
 mod referrals;
@@ -52,6 +53,10 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint<Output = poem::Respon
         .at("/logout", post(login::logout))
         .at("/language", post(login::switch_language))
         .at("/password", get(login::password_page).post(login::change_password))
+        .at(
+            "/notifications",
+            get(notifications::notifications_page).post(notifications::save_notifications),
+        )
         .at("/list", get(family_list::list_page))
         .at("/list/add", post(family_list::add))
         .at("/list/remove", post(family_list::remove))
@@ -122,7 +127,15 @@ pub fn is_web_path(path: &str) -> bool {
 
 /// The web app's section a path is in (`/plans`, `/admin/`, ...), from a fixed set; None outside the web app.
 pub fn section(path: &str) -> Option<&'static str> {
-    const PAGES: &[&str] = &["/", "/login", "/logout", "/language", "/password", "/admin"];
+    const PAGES: &[&str] = &[
+        "/",
+        "/login",
+        "/logout",
+        "/language",
+        "/password",
+        "/notifications",
+        "/admin",
+    ];
     const PREFIXES: &[&str] = &[
         "/offers/",
         "/listings",

@@ -540,7 +540,7 @@ async fn an_invited_partner_chooses_a_password_once_and_logs_in(app: TestApp) {
     assert_eq!(lise.get(&format!("/invite/{token}")).await.0, 410);
 }
 
-async fn people_id(app: &TestApp, email: &str) -> Uuid {
+pub async fn people_id(app: &TestApp, email: &str) -> Uuid {
     app.state
         .store
         .list_people()

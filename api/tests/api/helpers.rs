@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use api::app::HttpSettings;
+use api::mail::MailSettings;
 use api::webhook_worker::WebhookSettings;
 use api::{AppState, Config};
 use entities::directory::Role;
@@ -23,6 +24,8 @@ pub struct TestApp {
     pub state: Arc<AppState>,
     /// The app's database (a SQLite file or a PostgreSQL database of its own).
     pub database_url: String,
+    /// The data directory (SQLite file, index, mail outbox folder).
+    pub data_dir: std::path::PathBuf,
     pub admin: String,
     pub caseworker: String,
     pub reader: String,
@@ -48,22 +51,48 @@ pub async fn fresh_postgres_database(server_url: &str) -> String {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
-        Self::spawn_with(backend, false, HttpSettings::default(), test_webhooks()).await
+        Self::spawn_with(
+            backend,
+            false,
+            HttpSettings::default(),
+            test_webhooks(),
+            MailSettings::default(),
+        )
+        .await
     }
 
     /// The app with the Aarhus demo directory loaded, as `cargo run` serves it.
     pub async fn spawn_with_demo_data(backend: Backend) -> Option<TestApp> {
-        Self::spawn_with(backend, true, HttpSettings::default(), test_webhooks()).await
+        Self::spawn_with(
+            backend,
+            true,
+            HttpSettings::default(),
+            test_webhooks(),
+            MailSettings::default(),
+        )
+        .await
     }
 
     /// The app with CORS origins or a rate limit (the others have neither).
     pub async fn spawn_with_http(backend: Backend, http: HttpSettings) -> Option<TestApp> {
-        Self::spawn_with(backend, false, http, test_webhooks()).await
+        Self::spawn_with(backend, false, http, test_webhooks(), MailSettings::default()).await
     }
 
     /// The app with other webhook settings than the tests' (which allow loopback and retry at once).
     pub async fn spawn_with_webhooks(backend: Backend, webhooks: WebhookSettings) -> Option<TestApp> {
-        Self::spawn_with(backend, false, HttpSettings::default(), webhooks).await
+        Self::spawn_with(
+            backend,
+            false,
+            HttpSettings::default(),
+            webhooks,
+            MailSettings::default(),
+        )
+        .await
+    }
+
+    /// The app with these mail settings (an SMTP sink, no background loop, ...).
+    pub async fn spawn_with_mail(backend: Backend, mail: MailSettings) -> Option<TestApp> {
+        Self::spawn_with(backend, false, HttpSettings::default(), test_webhooks(), mail).await
     }
 
     async fn spawn_with(
@@ -71,6 +100,7 @@ impl TestApp {
         seed: bool,
         http: HttpSettings,
         webhooks: WebhookSettings,
+        mail: MailSettings,
     ) -> Option<TestApp> {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let database_url = match backend {
@@ -90,6 +120,7 @@ impl TestApp {
             secret: None,
             http,
             webhooks,
+            mail,
         };
         let state = api::open(&config).await.expect("opening the app");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -111,6 +142,7 @@ impl TestApp {
             client: Client::new(),
             state,
             database_url,
+            data_dir: data_dir.path().to_owned(),
             admin,
             caseworker,
             reader,

@@ -24,7 +24,7 @@ pub async fn partner(app: &TestApp, email: &str, organization: Uuid) -> WebClien
 }
 
 /// Refers a family to `service` through the caseworker's form; returns the referral's id.
-async fn refer(caseworker: &mut WebClient, service: Uuid, family_ref: &str) -> Uuid {
+pub async fn refer(caseworker: &mut WebClient, service: Uuid, family_ref: &str) -> Uuid {
     caseworker.get(&format!("/refer/{service}")).await;
     let response = caseworker
         .post(

@@ -477,6 +477,7 @@ async fn two_nodes_on_one_postgres_deliver_each_event_once() {
         secret: None,
         http: Default::default(),
         webhooks: crate::helpers::test_webhooks(),
+        mail: Default::default(),
     };
     let second = api::open(&config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -88,6 +88,7 @@ pub async fn spawn_app() -> App {
         secret: None,
         http: Default::default(),
         webhooks: Default::default(),
+        mail: Default::default(),
     };
     let state = api::open(&config).await.expect("opening the app");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -67,6 +67,7 @@ async fn main() -> anyhow::Result<()> {
             allow_private_targets: true,
             ..Default::default()
         },
+        mail: Default::default(),
     };
     let state = api::open(&config).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -110,10 +111,16 @@ async fn main() -> anyhow::Result<()> {
             cvr: None,
             status: RecordStatus::Active,
         };
-        state.store.put_organization(uuid::Uuid::new_v4(), data, None, true).await?;
+        state
+            .store
+            .put_organization(uuid::Uuid::new_v4(), data, None, true)
+            .await?;
     }
     let written = started.elapsed();
-    eprintln!("written in {:.1} s; waiting for the deliveries ...", written.as_secs_f64());
+    eprintln!(
+        "written in {:.1} s; waiting for the deliveries ...",
+        written.as_secs_f64()
+    );
     let deadline = Instant::now() + Duration::from_secs(600);
     while arrivals.lock().unwrap().len() < changes && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -129,7 +136,11 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "backend {}: {changes} changes written in {:.1} s ({:.0}/s); {} delivered ({} distinct) in {:.1} s from the \
          first commit: {:.0} events/s; commit → delivery p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
-        if config.database_url.starts_with("postgres") { "PostgreSQL" } else { "SQLite" },
+        if config.database_url.starts_with("postgres") {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
         written.as_secs_f64(),
         changes as f64 / written.as_secs_f64(),
         arrivals.len(),

@@ -11,6 +11,7 @@ mod m20261201_000004_admin;
 mod m20261201_000005_service_gender;
 mod m20261201_000006_family_plans;
 mod m20261201_000007_webhooks;
+mod m20261201_000008_notifications;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_service_gender::Migration),
             Box::new(m20261201_000006_family_plans::Migration),
             Box::new(m20261201_000007_webhooks::Migration),
+            Box::new(m20261201_000008_notifications::Migration),
         ]
     }
 }
