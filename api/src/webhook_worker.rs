@@ -172,21 +172,34 @@ pub async fn run_once(state: &AppState, client: &reqwest::Client) -> entities::R
     attempted.into_iter().sum()
 }
 
-/// Sends a subscription's claimed deliveries in order; at the first failure the rest go back unsent.
+/// Sends a subscription's claimed deliveries in order; at the first failure the rest go back unsent. The
+/// delivered ones are recorded together, after the batch or before the failure is: if the node dies before,
+/// they are sent again (at least once).
 async fn send_in_order(
     state: &AppState,
     client: &reqwest::Client,
     batch: Vec<ClaimedDelivery>,
 ) -> entities::Result<usize> {
+    let Some(subscription_id) = batch.first().map(|d| d.subscription_id) else {
+        return Ok(0);
+    };
+    let mut delivered = Vec::new();
     let mut attempted = 0;
     let mut rest = batch.into_iter();
     while let Some(delivery) = rest.next() {
         let attempt = send(state, client, &delivery).await;
         attempted += 1;
-        let failed = matches!(attempt, Attempt::Failed { .. });
+        if let Attempt::Delivered { .. } = attempt {
+            delivered.push(delivery.id);
+            continue;
+        }
         if let Attempt::Failed { error, .. } = &attempt {
             tracing::debug!(delivery = delivery.id, %error, "webhook attempt failed");
         }
+        state
+            .store
+            .record_webhooks_delivered(subscription_id, std::mem::take(&mut delivered))
+            .await?;
         let became_failing = state
             .store
             .record_webhook_attempt(&delivery, attempt, &state.webhooks.retry_waits)
@@ -199,14 +212,16 @@ async fn send_in_order(
                 "a webhook delivery used up its retries: the subscription is marked failing"
             );
         }
-        if failed {
-            state
-                .store
-                .release_webhook_deliveries(rest.map(|d| d.id).collect())
-                .await?;
-            break;
-        }
+        state
+            .store
+            .release_webhook_deliveries(rest.map(|d| d.id).collect())
+            .await?;
+        return Ok(attempted);
     }
+    state
+        .store
+        .record_webhooks_delivered(subscription_id, delivered)
+        .await?;
     Ok(attempted)
 }
 

@@ -752,6 +752,39 @@ impl Store {
         .await
     }
 
+    /// Records that these claimed deliveries of one subscription were delivered, in one transaction.
+    pub async fn record_webhooks_delivered(&self, subscription_id: Uuid, ids: Vec<i64>) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.write_unlogged(move |txn| {
+            Box::pin(async move {
+                webhook_delivery::Entity::update_many()
+                    .col_expr(webhook_delivery::Column::Status, Expr::value("delivered"))
+                    .col_expr(
+                        webhook_delivery::Column::Attempts,
+                        Expr::col(webhook_delivery::Column::Attempts).add(1),
+                    )
+                    .col_expr(webhook_delivery::Column::DeliveredAt, Expr::value(Some(Utc::now())))
+                    .col_expr(
+                        webhook_delivery::Column::LockedUntil,
+                        Expr::value(Option::<DateTime<Utc>>::None),
+                    )
+                    .col_expr(webhook_delivery::Column::LastError, Expr::value(Option::<String>::None))
+                    .filter(webhook_delivery::Column::Id.is_in(ids))
+                    .exec(txn)
+                    .await?;
+                webhook_subscription::Entity::update_many()
+                    .col_expr(webhook_subscription::Column::ConsecutiveFailures, Expr::value(0))
+                    .filter(webhook_subscription::Column::Id.eq(subscription_id))
+                    .exec(txn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
     /// Records an attempt: delivered; or failed, to be tried again after the next wait of `retry_waits`
     /// (with ±20 % jitter), or for good once they are used up, which marks the subscription `failing`.
     /// Answers whether the subscription became `failing` by it.
