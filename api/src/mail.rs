@@ -200,6 +200,12 @@ impl MailWriter for Words {
                         .replace("{link}", &format!("{}/listings", self.public_url)),
                 }
             }
+            Notice::WebhookFailing { url } => Written {
+                subject: text(lang, "mail_webhook_failing_subject"),
+                body: text(lang, "mail_webhook_failing_body")
+                    .replace("{url}", url)
+                    .replace("{link}", &format!("{}/docs", self.public_url)),
+            },
         }
     }
 

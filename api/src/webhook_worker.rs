@@ -205,12 +205,16 @@ async fn send_in_order(
             .record_webhook_attempt(&delivery, attempt, &state.webhooks.retry_waits)
             .await?;
         if became_failing {
-            // The admin sees it in `GET /v1/webhooks` (status `failing`) and in the log.
+            // The admins are mailed (as each chose on /notifications); `GET /v1/webhooks` shows `failing`.
             tracing::warn!(
                 subscription = %delivery.subscription_id,
                 url = %delivery.url,
                 "a webhook delivery used up its retries: the subscription is marked failing"
             );
+            state
+                .store
+                .notify_webhook_failing(state.mail.writer(), delivery.url.clone())
+                .await?;
         }
         state
             .store

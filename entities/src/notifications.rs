@@ -45,13 +45,16 @@ pub enum NoticeKind {
     ReferralStatus,
     /// Monthly: the organisation's listings not confirmed for a while (partners).
     StaleListings,
+    /// A webhook subscription used up a delivery's retries and is marked failing (admins).
+    WebhookFailing,
 }
 
 impl NoticeKind {
-    pub const ALL: [NoticeKind; 3] = [
+    pub const ALL: [NoticeKind; 4] = [
         NoticeKind::NewReferral,
         NoticeKind::ReferralStatus,
         NoticeKind::StaleListings,
+        NoticeKind::WebhookFailing,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +62,7 @@ impl NoticeKind {
             NoticeKind::NewReferral => "new-referral",
             NoticeKind::ReferralStatus => "referral-status",
             NoticeKind::StaleListings => "stale-listings",
+            NoticeKind::WebhookFailing => "webhook-failing",
         }
     }
 
@@ -71,7 +75,8 @@ impl NoticeKind {
         match role {
             Role::Partner => vec![NoticeKind::NewReferral, NoticeKind::StaleListings],
             Role::Caseworker => vec![NoticeKind::ReferralStatus],
-            _ => Vec::new(),
+            Role::Admin => vec![NoticeKind::WebhookFailing],
+            Role::Reader => Vec::new(),
         }
     }
 }
@@ -119,6 +124,10 @@ pub enum Notice {
         organization: String,
         services: Vec<String>,
     },
+    /// The receiver at `url` did not take a delivery through all its retries.
+    WebhookFailing {
+        url: String,
+    },
 }
 
 impl Notice {
@@ -127,6 +136,7 @@ impl Notice {
             Notice::NewReferral { .. } => NoticeKind::NewReferral,
             Notice::StatusChanged { .. } => NoticeKind::ReferralStatus,
             Notice::StaleListings { .. } => NoticeKind::StaleListings,
+            Notice::WebhookFailing { .. } => NoticeKind::WebhookFailing,
         }
     }
 }
@@ -369,6 +379,25 @@ impl Store {
                     .await?;
                 }
                 Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Tells the admins (as each chose) that the webhook subscription to `url` is failing; returns how many
+    /// mails were queued.
+    pub async fn notify_webhook_failing(&self, writer: Arc<dyn MailWriter>, url: String) -> Result<usize> {
+        self.write_unlogged(move |txn| {
+            Box::pin(async move {
+                let admins: Vec<(Uuid, String)> = person::Entity::find()
+                    .filter(person::Column::Role.eq(Role::Admin.as_str()))
+                    .filter(person::Column::DisabledAt.is_null())
+                    .all(txn)
+                    .await?
+                    .into_iter()
+                    .map(|admin| (admin.id, admin.language))
+                    .collect();
+                queue(txn, &*writer, &Notice::WebhookFailing { url }, &admins, Utc::now()).await
             })
         })
         .await

@@ -605,3 +605,62 @@ async fn an_event_committed_before_a_kill_9_is_delivered_after_the_restart() {
     assert_eq!(events[0].json()["data"]["id"], organization.to_string());
     assert_eq!(events[0].json()["type"], "organization.created");
 }
+
+#[tokio::test]
+async fn a_subscription_that_fails_for_good_is_marked_failing_and_the_admins_are_mailed() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let (admin, _) = app
+        .state
+        .store
+        .create_person(entities::people::NewPerson {
+            email: "kommune@aarhus.dk".into(),
+            role: entities::directory::Role::Admin,
+            organization_id: None,
+            name: None,
+            team: None,
+            password: None,
+        })
+        .await
+        .unwrap();
+    // a closed port: every attempt fails, and the tests' schedule retries four times
+    let closed = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let (subscription, _) = subscribe(
+        &app,
+        &app.reader,
+        &format!("http://127.0.0.1:{closed}/hook"),
+        &["organization.created"],
+    )
+    .await;
+    app.organization("Forening uden modtager").await;
+    let path = format!("/v1/webhooks/{subscription}");
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = app.get(&path, Some(&app.reader)).await.json::<Value>().await.unwrap()["status"].clone();
+        if status == "failing" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "failing");
+    let log: Value = app
+        .get(&format!("{path}/deliveries"), Some(&app.reader))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log["items"][0]["status"], "failed");
+    assert_eq!(log["items"][0]["attempts"], 5);
+    let mails = app.state.store.outbox().await.unwrap();
+    let told: Vec<_> = mails.iter().filter(|m| m.kind == "webhook-failing").collect();
+    assert_eq!(told.len(), 1, "{mails:?}");
+    assert_eq!(told[0].person_id, admin.id);
+    assert!(told[0].body.contains(&format!("127.0.0.1:{closed}")));
+    // fixed: `active` clears it
+    let cleared = app
+        .send_json(Method::PATCH, &path, Some(&app.reader), &json!({"status": "active"}))
+        .await;
+    assert_eq!(cleared.json::<Value>().await.unwrap()["status"], "active");
+}
