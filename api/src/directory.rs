@@ -333,12 +333,7 @@ impl DirectoryApi {
             status.0.map(|s| domain::RecordStatus::from(s).as_str().to_owned()),
         );
         let (total, items) = self.state.store.list_organizations(&filter, page).await?;
-        Ok(Json(PageOf {
-            total,
-            page: page.page,
-            per_page: page.per_page,
-            items: items.into_iter().map(Into::into).collect(),
-        }))
+        Ok(Json(PageOf::new(total, page, items.into_iter().map(Into::into))))
     }
 
     /// Get an organization
@@ -452,12 +447,11 @@ impl DirectoryApi {
             status.0.map(|s| domain::RecordStatus::from(s).as_str().to_owned()),
         );
         let (total, items) = self.state.store.list_locations(&filter, page).await?;
-        Ok(Json(PageOf {
+        Ok(Json(PageOf::new(
             total,
-            page: page.page,
-            per_page: page.per_page,
-            items: items.into_iter().map(|l| Location::for_caller(l, &caller)).collect(),
-        }))
+            page,
+            items.into_iter().map(|l| Location::for_caller(l, &caller)),
+        )))
     }
 
     /// Get a location
@@ -587,12 +581,7 @@ impl DirectoryApi {
             status.0.map(|s| domain::ServiceStatus::from(s).as_str().to_owned()),
         );
         let (total, items) = self.state.store.list_services(&filter, page).await?;
-        Ok(Json(PageOf {
-            total,
-            page: page.page,
-            per_page: page.per_page,
-            items: items.into_iter().map(Into::into).collect(),
-        }))
+        Ok(Json(PageOf::new(total, page, items.into_iter().map(Into::into))))
     }
 
     /// Get a service

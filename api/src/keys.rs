@@ -91,17 +91,11 @@ impl KeyApi {
         let keys = self.state.store.list_keys(organization_id.0).await?;
         let total = keys.len() as u64;
         let skip = usize::try_from((page.page - 1) * page.per_page).unwrap_or(usize::MAX);
-        Ok(Json(PageOf {
+        Ok(Json(PageOf::new(
             total,
-            page: page.page,
-            per_page: page.per_page,
-            items: keys
-                .into_iter()
-                .skip(skip)
-                .take(page.per_page as usize)
-                .map(Into::into)
-                .collect(),
-        }))
+            page,
+            keys.into_iter().skip(skip).take(page.per_page as usize).map(Into::into),
+        )))
     }
 
     /// Revoke an API key (admin)

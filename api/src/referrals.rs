@@ -804,12 +804,11 @@ impl ReferralApi {
         }
         .list(filter, SenderScope::Mine, page)
         .await?;
-        Ok(Json(PageOf {
+        Ok(Json(PageOf::new(
             total,
-            page: page.page,
-            per_page: page.per_page,
-            items: items.into_iter().map(|r| Referral::for_caller(r, actor)).collect(),
-        }))
+            page,
+            items.into_iter().map(|r| Referral::for_caller(r, actor)),
+        )))
     }
 
     /// Get a referral; the receiving partner's first read marks it `received`
@@ -929,25 +928,21 @@ impl ReferralApi {
             to: to.0.as_deref().map(|v| parse_bound("to", v, true)).transpose()?,
         };
         let (total, items) = self.state.store.list_audit(&filter, page).await?;
-        Ok(Json(PageOf {
+        Ok(Json(PageOf::new(
             total,
-            page: page.page,
-            per_page: page.per_page,
-            items: items
-                .into_iter()
-                .map(|a| AuditEntry {
-                    id: a.id,
-                    key_id: a.key_id,
-                    person_id: a.person_id,
-                    role: a.role,
-                    organization_id: a.organization_id,
-                    action: a.action,
-                    entity: a.entity,
-                    entity_id: a.entity_id,
-                    at: a.at,
-                })
-                .collect(),
-        }))
+            page,
+            items.into_iter().map(|a| AuditEntry {
+                id: a.id,
+                key_id: a.key_id,
+                person_id: a.person_id,
+                role: a.role,
+                organization_id: a.organization_id,
+                action: a.action,
+                entity: a.entity,
+                entity_id: a.entity_id,
+                at: a.at,
+            }),
+        )))
     }
 
     /// Referral outcomes for the municipality (admin; JSON, or CSV with `Accept: text/csv`)

@@ -255,24 +255,8 @@ impl WebhookApi {
             Role::Partner => (Some(owner), caller.organization_id),
             _ => (Some(owner), None),
         };
-        let (total, items) = self
-            .state
-            .store
-            .list_subscriptions(
-                owner,
-                organization,
-                entities::store::Page {
-                    page: paging.page,
-                    per_page: paging.per_page,
-                },
-            )
-            .await?;
-        Ok(Json(PageOf {
-            total,
-            page: paging.page,
-            per_page: paging.per_page,
-            items: items.into_iter().map(Into::into).collect(),
-        }))
+        let (total, items) = self.state.store.list_subscriptions(owner, organization, paging).await?;
+        Ok(Json(PageOf::new(total, paging, items.into_iter().map(Into::into))))
     }
 
     /// Read a subscription
@@ -371,23 +355,8 @@ impl WebhookApi {
     ) -> ApiResult<Json<PageOf<WebhookDelivery>>> {
         visible(&self.state, &auth.caller(), id.0).await?;
         let paging = page_of(page.0, per_page.0)?;
-        let (total, items) = self
-            .state
-            .store
-            .list_deliveries(
-                id.0,
-                entities::store::Page {
-                    page: paging.page,
-                    per_page: paging.per_page,
-                },
-            )
-            .await?;
-        Ok(Json(PageOf {
-            total,
-            page: paging.page,
-            per_page: paging.per_page,
-            items: items.into_iter().map(Into::into).collect(),
-        }))
+        let (total, items) = self.state.store.list_deliveries(id.0, paging).await?;
+        Ok(Json(PageOf::new(total, paging, items.into_iter().map(Into::into))))
     }
 
     /// Send a delivery again

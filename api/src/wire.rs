@@ -224,6 +224,18 @@ pub struct PageOf<T: ToJSON + poem_openapi::types::ParseFromJSON + Send + Sync> 
     pub items: Vec<T>,
 }
 
+impl<T: ToJSON + poem_openapi::types::ParseFromJSON + Send + Sync> PageOf<T> {
+    /// Page `page` of a list of `total` items, holding `items`.
+    pub fn new(total: u64, page: entities::store::Page, items: impl IntoIterator<Item = T>) -> Self {
+        PageOf {
+            total,
+            page: page.page,
+            per_page: page.per_page,
+            items: items.into_iter().collect(),
+        }
+    }
+}
+
 // ---- mapping -------------------------------------------------------------------------------------------
 
 impl From<OrganizationInput> for domain::OrganizationData {
