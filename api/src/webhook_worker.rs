@@ -7,7 +7,7 @@ use std::sync::Weak;
 use std::time::Duration;
 
 use base64::Engine;
-use entities::webhooks::{Attempt, ClaimedDelivery};
+use entities::webhooks::ClaimedDelivery;
 use hmac::{Hmac, Mac};
 
 use crate::state::AppState;
@@ -118,15 +118,21 @@ pub async fn public_target(url: &str) -> Result<(), String> {
     }
 }
 
+/// Why an attempt did not deliver: the receiver's status, if it answered, and what went wrong.
+struct Failure {
+    status: Option<u16>,
+    error: String,
+}
+
 /// One attempt at one delivery.
-async fn send(state: &AppState, client: &reqwest::Client, delivery: &ClaimedDelivery) -> Attempt {
+async fn send(state: &AppState, client: &reqwest::Client, delivery: &ClaimedDelivery) -> Result<(), Failure> {
     if !state.webhooks.allow_private_targets
         && let Err(reason) = public_target(&delivery.url).await
     {
-        return Attempt::Failed {
+        return Err(Failure {
             status: None,
             error: reason,
-        };
+        });
     }
     let timestamp = chrono::Utc::now().timestamp();
     let signature = sign(&delivery.secret, &delivery.message_id, timestamp, &delivery.payload);
@@ -141,21 +147,19 @@ async fn send(state: &AppState, client: &reqwest::Client, delivery: &ClaimedDeli
         .send()
         .await;
     match sent {
-        Ok(response) if response.status().is_success() => Attempt::Delivered {
-            status: response.status().as_u16(),
-        },
-        Ok(response) => Attempt::Failed {
+        Ok(response) if response.status().is_success() => Ok(()),
+        Ok(response) => Err(Failure {
             status: Some(response.status().as_u16()),
             error: format!("the receiver answered {}", response.status()),
-        },
-        Err(error) => Attempt::Failed {
+        }),
+        Err(error) => Err(Failure {
             status: None,
             error: if error.is_timeout() {
                 "the receiver did not answer in time".into()
             } else {
                 format!("could not reach the receiver: {error}")
             },
-        },
+        }),
     }
 }
 
@@ -187,22 +191,19 @@ async fn send_in_order(
     let mut attempted = 0;
     let mut rest = batch.into_iter();
     while let Some(delivery) = rest.next() {
-        let attempt = send(state, client, &delivery).await;
         attempted += 1;
-        if let Attempt::Delivered { .. } = attempt {
+        let Err(Failure { status, error }) = send(state, client, &delivery).await else {
             delivered.push(delivery.id);
             continue;
-        }
-        if let Attempt::Failed { error, .. } = &attempt {
-            tracing::debug!(delivery = delivery.id, %error, "webhook attempt failed");
-        }
+        };
+        tracing::debug!(delivery = delivery.id, %error, "webhook attempt failed");
         state
             .store
             .record_webhooks_delivered(subscription_id, std::mem::take(&mut delivered))
             .await?;
         let became_failing = state
             .store
-            .record_webhook_attempt(&delivery, attempt, &state.webhooks.retry_waits)
+            .record_webhook_failure(&delivery, status, error, &state.webhooks.retry_waits)
             .await?;
         if became_failing {
             // The admins are mailed (as each chose on /notifications); `GET /v1/webhooks` shows `failing`.

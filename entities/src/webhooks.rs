@@ -159,13 +159,6 @@ pub struct ClaimedDelivery {
     pub attempts: i32,
 }
 
-/// How one attempt went.
-#[derive(Clone, Debug)]
-pub enum Attempt {
-    Delivered { status: u16 },
-    Failed { status: Option<u16>, error: String },
-}
-
 /// Checks a subscription's URL and events, and that `role` may receive them.
 pub fn validate(url: &str, events: &[String], role: Role) -> Result<()> {
     let mut errors = Vec::new();
@@ -785,13 +778,14 @@ impl Store {
         .await
     }
 
-    /// Records an attempt: delivered; or failed, to be tried again after the next wait of `retry_waits`
-    /// (with ±20 % jitter), or for good once they are used up, which marks the subscription `failing`.
-    /// Answers whether the subscription became `failing` by it.
-    pub async fn record_webhook_attempt(
+    /// Records a failed attempt (`status`: the receiver's answer, if any): tried again after the next wait of
+    /// `retry_waits` (with ±20 % jitter), or, once they are used up, failed for good, which marks the
+    /// subscription `failing`. Answers whether the subscription became `failing` by it.
+    pub async fn record_webhook_failure(
         &self,
         delivery: &ClaimedDelivery,
-        attempt: Attempt,
+        status: Option<u16>,
+        error: String,
         retry_waits: &[Duration],
     ) -> Result<bool> {
         let id = delivery.id;
@@ -808,41 +802,26 @@ impl Store {
                     id: Set(id),
                     attempts: Set(attempts),
                     locked_until: Set(None),
+                    last_status: Set(status.map(i32::from)),
+                    last_error: Set(Some(error.chars().take(500).collect())),
                     ..Default::default()
                 };
                 let mut became_failing = false;
-                match attempt {
-                    Attempt::Delivered { status } => {
-                        row.status = Set("delivered".into());
-                        row.last_status = Set(Some(i32::from(status)));
-                        row.last_error = Set(None);
-                        row.delivered_at = Set(Some(now));
-                        webhook_subscription::Entity::update_many()
-                            .col_expr(webhook_subscription::Column::ConsecutiveFailures, Expr::value(0))
-                            .filter(webhook_subscription::Column::Id.eq(subscription_id))
-                            .exec(txn)
-                            .await?;
+                match wait {
+                    Some(wait) => {
+                        row.next_attempt_at = Set(now + chrono::Duration::from_std(wait).unwrap_or_default());
                     }
-                    Attempt::Failed { status, error } => {
-                        row.last_status = Set(status.map(i32::from));
-                        row.last_error = Set(Some(error.chars().take(500).collect()));
-                        match wait {
-                            Some(wait) => {
-                                row.next_attempt_at = Set(now + chrono::Duration::from_std(wait).unwrap_or_default());
-                            }
-                            None => {
-                                row.status = Set("failed".into());
-                                let subscription = webhook_subscription::Entity::find_by_id(subscription_id)
-                                    .one(txn)
-                                    .await?;
-                                if let Some(subscription) = subscription {
-                                    became_failing = subscription.status != "failing";
-                                    let mut active: webhook_subscription::ActiveModel = subscription.clone().into();
-                                    active.status = Set("failing".into());
-                                    active.consecutive_failures = Set(subscription.consecutive_failures + 1);
-                                    active.update(txn).await?;
-                                }
-                            }
+                    None => {
+                        row.status = Set("failed".into());
+                        let subscription = webhook_subscription::Entity::find_by_id(subscription_id)
+                            .one(txn)
+                            .await?;
+                        if let Some(subscription) = subscription {
+                            became_failing = subscription.status != "failing";
+                            let mut active: webhook_subscription::ActiveModel = subscription.clone().into();
+                            active.status = Set("failing".into());
+                            active.consecutive_failures = Set(subscription.consecutive_failures + 1);
+                            active.update(txn).await?;
                         }
                     }
                 }
