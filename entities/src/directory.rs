@@ -5,7 +5,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::cpr::contains_cpr;
 use crate::error::FieldError;
+
+/// Why a CPR number in directory text is refused.
+pub const CPR_IN_PUBLIC_TEXT: &str = "must not contain a CPR number: the directory is public";
 
 pub const MAX_NAME: usize = 200;
 pub const MAX_TEXT: usize = 10_000;
@@ -249,6 +253,21 @@ impl Checker {
         }
     }
 
+    /// Text the public directory shows to anyone: as [`Checker::text`], and never a CPR number, which would
+    /// publish a person's identity.
+    pub fn public_text(&mut self, path: &str, value: &str, min: usize, max: usize) {
+        self.text(path, value, min, max);
+        if contains_cpr(value) {
+            self.fail(path, CPR_IN_PUBLIC_TEXT);
+        }
+    }
+
+    pub fn optional_public_text(&mut self, path: &str, value: &Option<String>, max: usize) {
+        if let Some(value) = value {
+            self.public_text(path, value, 0, max);
+        }
+    }
+
     pub fn url(&mut self, path: &str, value: &Option<String>) {
         if let Some(value) = value {
             self.text(path, value, 1, MAX_URL);
@@ -292,8 +311,8 @@ impl Checker {
 impl OrganizationData {
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut check = Checker::default();
-        check.text("name", &self.name, 1, MAX_NAME);
-        check.text("description", &self.description, 0, MAX_TEXT);
+        check.public_text("name", &self.name, 1, MAX_NAME);
+        check.public_text("description", &self.description, 0, MAX_TEXT);
         check.url("website", &self.website);
         check.email("email", &self.email);
         check.phone("phone", &self.phone);
@@ -318,16 +337,16 @@ pub fn check_coordinates(check: &mut Checker, latitude: f64, longitude: f64) {
 impl LocationData {
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut check = Checker::default();
-        check.text("name", &self.name, 1, MAX_NAME);
+        check.public_text("name", &self.name, 1, MAX_NAME);
         match (self.latitude, self.longitude) {
             (Some(latitude), Some(longitude)) => check_coordinates(&mut check, latitude, longitude),
             (None, None) => {}
             _ => check.fail("longitude", "give latitude and longitude together"),
         }
         if let Some(address) = &self.address {
-            check.text("address/address_1", &address.address_1, 1, MAX_NAME);
+            check.public_text("address/address_1", &address.address_1, 1, MAX_NAME);
             check.text("address/postal_code", &address.postal_code, 1, 10);
-            check.text("address/city", &address.city, 1, MAX_NAME);
+            check.public_text("address/city", &address.city, 1, MAX_NAME);
         }
         check.into_result()
     }
@@ -380,7 +399,7 @@ impl Schedule {
         {
             check.fail(format!("{path}/valid_to"), "must not be before valid_from");
         }
-        check.optional_text(&format!("{path}/description"), &self.description, MAX_SHORT);
+        check.optional_public_text(&format!("{path}/description"), &self.description, MAX_SHORT);
     }
 }
 
@@ -407,11 +426,11 @@ impl ServiceData {
     /// Checks everything that needs no database. Need codes and location ids are checked by the store.
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut check = Checker::default();
-        check.text("name", &self.name, 1, MAX_NAME);
-        check.text("description", &self.description, 0, MAX_TEXT);
-        check.optional_text("fees_description", &self.fees_description, MAX_TEXT);
-        check.optional_text("eligibility_description", &self.eligibility_description, MAX_TEXT);
-        check.optional_text("application_process", &self.application_process, MAX_TEXT);
+        check.public_text("name", &self.name, 1, MAX_NAME);
+        check.public_text("description", &self.description, 0, MAX_TEXT);
+        check.optional_public_text("fees_description", &self.fees_description, MAX_TEXT);
+        check.optional_public_text("eligibility_description", &self.eligibility_description, MAX_TEXT);
+        check.optional_public_text("application_process", &self.application_process, MAX_TEXT);
         check.url("url", &self.url);
         check.email("email", &self.email);
         check.phone("phone", &self.phone);

@@ -11,6 +11,7 @@ on_both_backends!(
     stale_if_match_is_refused,
     bad_input_is_a_problem_and_changes_nothing,
     confidential_location_is_redacted_by_role,
+    cpr_numbers_in_public_text_are_refused_and_nothing_is_stored,
 );
 
 fn homework_service(organization_id: uuid::Uuid, location_id: uuid::Uuid) -> Value {
@@ -476,4 +477,98 @@ async fn confidential_location_is_redacted_by_role(app: TestApp) {
         results["items"][0]["location"]["address"]["address_1"],
         "Hemmelig Vej 1"
     );
+}
+
+/// The directory is public: a CPR number in any of its text would publish a person's identity.
+async fn cpr_numbers_in_public_text_are_refused_and_nothing_is_stored(app: TestApp) {
+    let org = app.organization("Lektiecafé Gellerup").await;
+    let location = app.location(org, "Foreningshuset", 56.153, 10.133).await;
+    let service = app.service(homework_service(org, location)).await;
+    let id = id_of(&service);
+    let writes = [
+        (
+            Method::POST,
+            "/v1/services".to_owned(),
+            {
+                let mut body = homework_service(org, location);
+                body["description"] = json!("Kontakt 010190-1234 for at komme med");
+                body
+            },
+            "description",
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/services/{id}"),
+            json!({"eligibility_description": "Kun for 0101901234"}),
+            "eligibility_description",
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/services/{id}"),
+            json!({"schedules": [{"byday": ["TU"], "opens_at": "15:00", "closes_at": "17:00", "description": "spørg efter 311299 1234"}]}),
+            "schedules/0/description",
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/organizations/{org}"),
+            json!({"name": "Forening v. 010190-1234"}),
+            "name",
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/locations/{location}"),
+            json!({"address": {"address_1": "c/o 010190-1234", "postal_code": "8220", "city": "Brabrand"}}),
+            "address/address_1",
+        ),
+    ];
+    for (method, path, body, field) in writes {
+        let response = app.send_json(method.clone(), &path, Some(&app.admin), &body).await;
+        let problem = problem(response, 422).await;
+        assert_eq!(problem["errors"][0]["path"], field, "{method} {path}: {problem}");
+        assert!(
+            problem["errors"][0]["reason"].as_str().unwrap().contains("CPR"),
+            "{problem}"
+        );
+    }
+    let services: Value = app.get("/v1/services", None).await.json().await.unwrap();
+    assert_eq!(services["total"], 1, "the refused service was not stored");
+    let read: Value = app.get(&format!("/v1/services/{id}"), None).await.json().await.unwrap();
+    assert_eq!(read["version"], 1, "the refused patches changed nothing");
+    assert_eq!(read["eligibility_description"], Value::Null);
+    let org_read: Value = app
+        .get(&format!("/v1/organizations/{org}"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(org_read["name"], "Lektiecafé Gellerup");
+
+    // Import: the same rule, and nothing of the document is stored.
+    let mut document: Value =
+        serde_json::from_str(include_str!("../../../docs/hsds-3.0/examples/service_full.json")).unwrap();
+    document["description"] = json!("Ring til Amira (010190-1234) og aftal et møde");
+    let response = app
+        .send_json(Method::POST, "/v1/import/hsds", Some(&app.admin), &document)
+        .await;
+    let problem = problem(response, 422).await;
+    assert!(
+        problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["path"].as_str().unwrap().ends_with("description")),
+        "{problem}"
+    );
+    let services: Value = app.get("/v1/services", None).await.json().await.unwrap();
+    assert_eq!(services["total"], 1, "nothing of the document was stored");
+    // A phone number, a date and a postal code are not CPR numbers.
+    let fine = app
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/services/{id}"),
+            Some(&app.admin),
+            &json!({"description": "Ring 8940 1234 eller +45 20 12 34 56, start 01-01-2027, 8220 Brabrand"}),
+        )
+        .await;
+    assert_eq!(fine.status(), 200);
 }
