@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use entities::audit::Accessor;
 use entities::directory::Role;
 use poem::http::StatusCode;
 use poem::{Endpoint, Middleware, Request, Response};
@@ -43,7 +44,18 @@ impl Caller {
         self.person_id.or(self.key_id)
     }
 
-    /// Writes an audit row of this caller doing `action` to `entity` (`id`).
+    /// This caller as the audit trail names it.
+    pub fn accessor(&self) -> Accessor {
+        Accessor {
+            key_id: self.key_id,
+            person_id: self.person_id,
+            role: self.role_name().to_owned(),
+            organization_id: self.organization_id,
+        }
+    }
+
+    /// Writes an audit row of this caller doing `action` to `entity` (`id`), for an access that changes
+    /// nothing; a change writes its own row in its transaction.
     pub async fn audit(
         &self,
         store: &entities::Store,
@@ -51,17 +63,7 @@ impl Caller {
         entity: &str,
         id: Option<Uuid>,
     ) -> Result<(), ApiError> {
-        store
-            .record_audit(
-                self.key_id,
-                self.person_id,
-                self.role_name(),
-                self.organization_id,
-                action,
-                entity,
-                id,
-            )
-            .await?;
+        store.record_audit(&self.accessor(), action, entity, id).await?;
         Ok(())
     }
 

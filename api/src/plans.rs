@@ -445,7 +445,9 @@ impl Plans<'_> {
     }
 
     async fn audit(&self, action: &str, id: Option<Uuid>) -> Result<(), ApiError> {
-        self.caller.audit(&self.state.store, action, "family_plan", id).await
+        self.caller
+            .audit(&self.state.store, action, entities::plans::PLAN, id)
+            .await
     }
 
     /// Whether the caller may see `plan`: its owner, or a caseworker of the owner's team.
@@ -505,9 +507,14 @@ impl Plans<'_> {
         let plan = self
             .state
             .store
-            .create_plan(input, owner, self.caller.team.clone(), &self.state.referral_secret)
+            .create_plan(
+                input,
+                owner,
+                self.caller.team.clone(),
+                &self.state.referral_secret,
+                &self.caller.accessor(),
+            )
             .await?;
-        self.audit("create", Some(plan.id)).await?;
         Ok(plan)
     }
 
@@ -527,15 +534,16 @@ impl Plans<'_> {
     /// Enrols a plan the caller may see in a programme.
     pub async fn enrol(&self, id: Uuid, programme_id: Uuid) -> Result<domain::Plan, ApiError> {
         self.get(id).await?;
-        self.state.store.enrol_plan(id, programme_id).await?;
-        self.audit("enrol", Some(id)).await?;
+        self.state
+            .store
+            .enrol_plan(id, programme_id, &self.caller.accessor())
+            .await?;
         Ok(self.state.store.get_plan(id).await?)
     }
 
     pub async fn add_goal(&self, id: Uuid, goal: domain::NewGoal) -> Result<domain::Plan, ApiError> {
         self.get(id).await?;
-        let plan = self.state.store.add_goal(id, goal).await?;
-        self.audit("add-goal", Some(id)).await?;
+        let plan = self.state.store.add_goal(id, goal, &self.caller.accessor()).await?;
         Ok(plan)
     }
 
@@ -547,13 +555,17 @@ impl Plans<'_> {
     ) -> Result<domain::Plan, ApiError> {
         let recorder = self.require()?;
         self.get(id).await?;
-        let plan = match self.state.store.add_follow_up(id, goal_id, follow_up, recorder).await {
+        let plan = match self
+            .state
+            .store
+            .add_follow_up(id, goal_id, follow_up, recorder, &self.caller.accessor())
+            .await
+        {
             Err(entities::Error::NotFound { .. }) => {
                 return Err(ApiError::NotFound(format!("no goal {goal_id} in plan {id}")));
             }
             other => other?,
         };
-        self.audit("add-follow-up", Some(id)).await?;
         Ok(plan)
     }
 
@@ -571,13 +583,17 @@ impl Plans<'_> {
             )]),
             other => other,
         })?;
-        let plan = match self.state.store.link_referral(id, goal_id, referral_id).await {
+        let plan = match self
+            .state
+            .store
+            .link_referral(id, goal_id, referral_id, &self.caller.accessor())
+            .await
+        {
             Err(entities::Error::NotFound { .. }) => {
                 return Err(ApiError::NotFound(format!("no goal {goal_id} in plan {id}")));
             }
             other => other?,
         };
-        self.audit("link-referral", Some(id)).await?;
         Ok(plan)
     }
 }

@@ -584,9 +584,14 @@ impl Referrals<'_> {
         let referral = self
             .state
             .store
-            .create_referral(new, sender, self.caller.team.clone(), &self.state.referral_secret)
+            .create_referral(
+                new,
+                sender,
+                self.caller.team.clone(),
+                &self.state.referral_secret,
+                &self.caller.accessor(),
+            )
             .await?;
-        self.audit("create", "referral", Some(referral.id)).await?;
         Ok(referral)
     }
 
@@ -619,38 +624,22 @@ impl Referrals<'_> {
             _ => Actor::Admin,
         };
         let (total, items) = self.state.store.list_referrals(&filter, page).await?;
-        for referral in &items {
-            self.audit("list", "referral", Some(referral.id)).await?;
-        }
+        let ids: Vec<Uuid> = items.iter().map(|r| r.id).collect();
+        self.state
+            .store
+            .record_audit_each(&caller.accessor(), "list", "referral", &ids)
+            .await?;
         Ok((total, items, actor))
     }
 
-    /// Reads one referral; the receiving partner's first read marks it `received`.
+    /// Reads one referral; the receiving partner's first read marks it `received` (a rule of the store).
     pub async fn open(&self, id: Uuid) -> Result<(domain::Referral, Actor), ApiError> {
-        let (mut referral, actor) = self.visible(id).await?;
-        if actor == Actor::ReceivingPartner && referral.status == rules::ReferralStatus::Requested {
-            let received = self
-                .state
-                .store
-                .transition_referral(
-                    id,
-                    Some(referral.version),
-                    rules::ReferralStatus::Received,
-                    &acting_key(self.caller, actor),
-                    None,
-                    None,
-                )
-                .await;
-            referral = match received {
-                Ok(referral) => referral,
-                // Someone else moved it first (another read, or a transition): show what is there now.
-                Err(entities::Error::VersionMismatch { .. } | entities::Error::Transition(_)) => {
-                    self.state.store.get_referral(id).await?
-                }
-                Err(error) => return Err(error.into()),
-            };
-        }
-        self.audit("read", "referral", Some(id)).await?;
+        let (_, actor) = self.visible(id).await?;
+        let referral = self
+            .state
+            .store
+            .open_referral(id, &acting_key(self.caller, actor), &self.caller.accessor())
+            .await?;
         Ok((referral, actor))
     }
 
@@ -675,12 +664,17 @@ impl Referrals<'_> {
         let referral = self
             .state
             .store
-            .transition_referral(id, expected_version, to, &acting_key(self.caller, actor), reason, note)
+            .transition_referral(
+                id,
+                expected_version,
+                domain::Move { to, reason, note },
+                &acting_key(self.caller, actor),
+                &self.caller.accessor(),
+            )
             .await?;
         if let Some(outcome) = goal_outcome {
             self.state.store.record_goal_outcome(id, outcome).await?;
         }
-        self.audit("transition", "referral", Some(id)).await?;
         Ok((referral, actor))
     }
 

@@ -11,6 +11,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::audit::{Accessor, insert_audit};
 use crate::cpr::contains_cpr;
 use crate::directory::Checker;
 use crate::error::{Error, FieldError, Result};
@@ -349,6 +350,9 @@ fn goal_row(plan_id: Uuid, position: usize, goal: &NewGoal, now: DateTime<Utc>) 
     }
 }
 
+/// The entity name of a plan in the audit trail.
+pub const PLAN: &str = "family_plan";
+
 impl Store {
     /// Creates a plan with its goals.
     pub async fn create_plan(
@@ -357,8 +361,10 @@ impl Store {
         owner_id: Uuid,
         team: Option<String>,
         secret: &FamilySecret,
+        who: &Accessor,
     ) -> Result<Plan> {
         let now = Utc::now();
+        let who = who.clone();
         input.validate(now).map_err(Error::Invalid)?;
         let id = Uuid::new_v4();
         let consent = input.consent.clone().expect("validated");
@@ -384,7 +390,7 @@ impl Store {
             Box::pin(async move {
                 family_plan::Entity::insert(row).exec(txn).await?;
                 plan_goal::Entity::insert_many(goals).exec(txn).await?;
-                Ok(())
+                insert_audit(txn, &who, "create", PLAN, Some(id)).await
             })
         })
         .await?;
@@ -491,7 +497,8 @@ impl Store {
     }
 
     /// Adds a goal to a plan (at most [`MAX_GOALS`]).
-    pub async fn add_goal(&self, plan_id: Uuid, goal: NewGoal) -> Result<Plan> {
+    pub async fn add_goal(&self, plan_id: Uuid, goal: NewGoal, who: &Accessor) -> Result<Plan> {
+        let who = who.clone();
         let mut check = Checker::default();
         goal.check("", &mut check);
         check.into_result().map_err(Error::Invalid)?;
@@ -509,6 +516,7 @@ impl Store {
                 plan_goal::Entity::insert(goal_row(plan_id, count, &goal, now))
                     .exec(txn)
                     .await?;
+                insert_audit(txn, &who, "add-goal", PLAN, Some(plan_id)).await?;
                 touch(txn, plan_id, now).await
             })
         })
@@ -523,7 +531,9 @@ impl Store {
         goal_id: Uuid,
         follow_up: NewFollowUp,
         recorded_by: Uuid,
+        who: &Accessor,
     ) -> Result<Plan> {
+        let who = who.clone();
         let plan = self.get_plan(plan_id).await?;
         let Some(goal) = plan.goals.iter().find(|g| g.id == goal_id) else {
             return Err(Error::NotFound {
@@ -564,6 +574,7 @@ impl Store {
         self.write_unlogged(move |txn| {
             Box::pin(async move {
                 goal_follow_up::Entity::insert(row).exec(txn).await?;
+                insert_audit(txn, &who, "add-follow-up", PLAN, Some(plan_id)).await?;
                 touch(txn, plan_id, now).await
             })
         })
@@ -572,7 +583,8 @@ impl Store {
     }
 
     /// Links a referral to a goal of `plan_id`: the referral must be for the same family.
-    pub async fn link_referral(&self, plan_id: Uuid, goal_id: Uuid, referral_id: Uuid) -> Result<Plan> {
+    pub async fn link_referral(&self, plan_id: Uuid, goal_id: Uuid, referral_id: Uuid, who: &Accessor) -> Result<Plan> {
+        let who = who.clone();
         let plan = self.get_plan(plan_id).await?;
         if !plan.goals.iter().any(|g| g.id == goal_id) {
             return Err(Error::NotFound {
@@ -604,6 +616,7 @@ impl Store {
                     .exec(txn)
                     .await?;
                 }
+                insert_audit(txn, &who, "link-referral", PLAN, Some(plan_id)).await?;
                 touch(txn, plan_id, now).await
             })
         })

@@ -9,6 +9,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
+use crate::audit::{Accessor, insert_audit};
 use crate::directory::Checker;
 use crate::error::{Error, Result};
 use crate::plans::{Better, goal_kinds};
@@ -209,7 +210,8 @@ impl Store {
     }
 
     /// Enrols a plan in a programme (again is the same).
-    pub async fn enrol_plan(&self, plan_id: Uuid, programme_id: Uuid) -> Result<()> {
+    pub async fn enrol_plan(&self, plan_id: Uuid, programme_id: Uuid, who: &Accessor) -> Result<()> {
+        let who = who.clone();
         self.get_programme(programme_id)
             .await
             .map_err(|_| Error::invalid("programme_id", format!("no programme {programme_id}")))?;
@@ -227,7 +229,7 @@ impl Store {
                     .exec(txn)
                     .await?;
                 }
-                Ok(())
+                insert_audit(txn, &who, "enrol", crate::plans::PLAN, Some(plan_id)).await
             })
         })
         .await

@@ -21,6 +21,7 @@ use sea_orm::{
 use sha2::Sha256;
 use uuid::Uuid;
 
+use crate::audit::{Accessor, insert_audit};
 use crate::cpr::contains_cpr;
 use crate::directory::{Capacity, Checker, ServiceStatus};
 use crate::error::{Error, FieldError, Result};
@@ -239,6 +240,14 @@ impl ActingKey {
             organization_id: None,
         }
     }
+}
+
+/// A move of a referral: where to, and the reason and note the mover gives.
+#[derive(Clone, Debug)]
+pub struct Move {
+    pub to: ReferralStatus,
+    pub reason: Option<String>,
+    pub note: Option<String>,
 }
 
 /// Filters of the referral list; access filters (sender, organization) are set by the API from the caller.
@@ -616,8 +625,10 @@ impl Store {
         sender_key_id: Uuid,
         sender_team: Option<String>,
         secret: &FamilySecret,
+        who: &Accessor,
     ) -> Result<Referral> {
         let now = Utc::now();
+        let who = who.clone();
         input.validate(now).map_err(Error::Invalid)?;
         let family_hash = secret.hash(&input.family_ref);
         let id = Uuid::new_v4();
@@ -732,6 +743,34 @@ impl Store {
                     )
                     .await?;
                 }
+                insert_audit(txn, &who, "create", "referral", Some(id)).await?;
+                load_referral(txn, id).await
+            })
+        })
+        .await
+    }
+
+    /// Reads a referral for `by` and records the read. The receiving partner's first read is the referral's
+    /// `received`: the move and the audit row of the read commit together.
+    pub async fn open_referral(&self, id: Uuid, by: &ActingKey, who: &Accessor) -> Result<Referral> {
+        let current = self.get_referral(id).await?;
+        let first_read = by.actor == Actor::ReceivingPartner && current.status == ReferralStatus::Requested;
+        if !first_read {
+            self.record_audit(who, "read", "referral", Some(id)).await?;
+            return Ok(current);
+        }
+        let (by, who) = (by.clone(), who.clone());
+        self.write(move |txn| {
+            Box::pin(async move {
+                let row = referral::Entity::find_by_id(id)
+                    .one(txn)
+                    .await?
+                    .ok_or_else(|| referral_not_found(id))?;
+                // Another read or a transition may have moved it since: then this read only reads.
+                if row.status == ReferralStatus::Requested.as_str() {
+                    apply_transition(txn, &row, ReferralStatus::Received, &by, None, None).await?;
+                }
+                insert_audit(txn, &who, "read", "referral", Some(id)).await?;
                 load_referral(txn, id).await
             })
         })
@@ -792,17 +831,17 @@ impl Store {
         ))
     }
 
-    /// Moves a referral to `to`. `expected_version` (from If-Match) must equal the current version when
-    /// given; the update itself is conditional on the version read, so racing writers cannot both win.
+    /// Moves a referral. `expected_version` (from If-Match) must equal the current version when given; the
+    /// update itself is conditional on the version read, so racing writers cannot both win.
     pub async fn transition_referral(
         &self,
         id: Uuid,
         expected_version: Option<i64>,
-        to: ReferralStatus,
+        movement: Move,
         by: &ActingKey,
-        reason: Option<String>,
-        note: Option<String>,
+        who: &Accessor,
     ) -> Result<Referral> {
+        let Move { to, reason, note } = movement;
         let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
         let note = note.filter(|n| !n.trim().is_empty());
         let mut check = Checker::default();
@@ -816,7 +855,7 @@ impl Store {
             check.fail("reason", CPR_REFUSED);
         }
         check.into_result().map_err(Error::Invalid)?;
-        let by = by.clone();
+        let (by, who) = (by.clone(), who.clone());
         self.write(move |txn| {
             Box::pin(async move {
                 let current = referral::Entity::find_by_id(id)
@@ -832,6 +871,7 @@ impl Store {
                     });
                 }
                 apply_transition(txn, &current, to, &by, reason, note).await?;
+                insert_audit(txn, &who, "transition", "referral", Some(id)).await?;
                 load_referral(txn, id).await
             })
         })

@@ -294,3 +294,109 @@ macro_rules! on_both_backends_with_demo_data {
         $crate::on_both_backends!(@with spawn_with_demo_data; $($name),+);
     };
 }
+
+/// A free TCP port on the loopback interface.
+pub fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    probe.local_addr().unwrap().port()
+}
+
+/// The real `brobygger` binary as a child process, so that a test can SIGKILL it: on `data_dir`, with
+/// `database_url` or else the SQLite file in `data_dir`.
+pub struct ChildServer {
+    pub base: String,
+    port: u16,
+    data_dir: std::path::PathBuf,
+    database_url: Option<String>,
+    child: std::process::Child,
+}
+
+impl ChildServer {
+    fn command(data_dir: &std::path::Path, database_url: Option<&str>) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_brobygger"));
+        command.arg("--data-dir").arg(data_dir).env_remove("DATABASE_URL");
+        if let Some(url) = database_url {
+            command.env("DATABASE_URL", url);
+        }
+        command
+    }
+
+    /// Runs a command of the binary (`keys create ...`) and returns the last line it printed.
+    pub fn cli(data_dir: &std::path::Path, database_url: Option<&str>, args: &[&str]) -> String {
+        let out = Self::command(data_dir, database_url).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        stdout.lines().last().unwrap_or_default().to_owned()
+    }
+
+    /// Starts `serve` without demo data on `port` and waits until it is ready.
+    pub async fn start(data_dir: &std::path::Path, database_url: Option<&str>, port: u16) -> ChildServer {
+        let child = Self::command(data_dir, database_url)
+            .args(["serve", "--no-seed", "--addr", &format!("127.0.0.1:{port}")])
+            .env("BROBYGGER_WEBHOOK_ALLOW_PRIVATE", "true")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the brobygger binary runs");
+        let server = ChildServer {
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            data_dir: data_dir.to_owned(),
+            database_url: database_url.map(str::to_owned),
+            child,
+        };
+        for _ in 0..300 {
+            if reqwest::get(format!("{}/ready", server.base))
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
+                return server;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the server at {} did not get ready", server.base);
+    }
+
+    /// Creates a record with a POST that must answer 201; its id.
+    pub async fn create(&self, path: &str, key: &str, body: &Value) -> Uuid {
+        let response = Client::new()
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "POST {path}");
+        id_of(&response.json().await.unwrap())
+    }
+
+    /// The JSON body of a GET.
+    pub async fn get_json(&self, path: &str, key: &str) -> Value {
+        let response = Client::new()
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        response.json().await.unwrap()
+    }
+
+    /// SIGKILL: no shutdown, no flushing.
+    pub fn kill_9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// A new process on the same data and port.
+    pub async fn restart(&self) -> ChildServer {
+        Self::start(&self.data_dir, self.database_url.as_deref(), self.port).await
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

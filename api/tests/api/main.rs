@@ -4,6 +4,7 @@
 mod helpers;
 
 mod admin_web;
+mod audit;
 
 mod detect;
 mod directory;

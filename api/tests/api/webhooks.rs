@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Backend, TestApp, id_of, problem};
+use crate::helpers::{Backend, ChildServer, TestApp, free_port, id_of, problem};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -500,59 +500,12 @@ async fn two_nodes_on_one_postgres_deliver_each_event_once() {
     assert_eq!(distinct(&received).len(), 30);
 }
 
-/// The real binary, on `data_dir`, listening on `port`.
-fn start_binary(data_dir: &std::path::Path, port: u16) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_brobygger"))
-        .args(["serve", "--no-seed", "--addr", &format!("127.0.0.1:{port}")])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env_remove("DATABASE_URL")
-        .env("BROBYGGER_WEBHOOK_ALLOW_PRIVATE", "true")
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("the brobygger binary runs")
-}
-
-async fn wait_ready(base: &str) {
-    for _ in 0..200 {
-        if reqwest::get(format!("{base}/ready"))
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the server at {base} did not get ready");
-}
-
 #[tokio::test]
 async fn an_event_committed_before_a_kill_9_is_delivered_after_the_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
-    let base = format!("http://127.0.0.1:{port}");
-    let admin = {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_brobygger"))
-            .arg("--data-dir")
-            .arg(dir.path())
-            .args(["keys", "create", "--role", "admin"])
-            .env_remove("DATABASE_URL")
-            .output()
-            .unwrap();
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .last()
-            .unwrap()
-            .to_owned()
-    };
-    let mut server = start_binary(dir.path(), port);
-    wait_ready(&base).await;
+    let admin = ChildServer::cli(dir.path(), None, &["keys", "create", "--role", "admin"]);
+    let mut server = ChildServer::start(dir.path(), None, free_port()).await;
+    let base = server.base.clone();
     let client = reqwest::Client::new();
     let receiver = Receiver::start().await;
     receiver.set_down(true);
@@ -578,30 +531,21 @@ async fn an_event_committed_before_a_kill_9_is_delivered_after_the_restart() {
     let organization = id_of(&created.json::<Value>().await.unwrap());
     // the server tried, the receiver was down: the event waits in the outbox
     for _ in 0..100 {
-        let log: Value = client
-            .get(format!("{base}/v1/webhooks/{subscription}/deliveries"))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let log = server
+            .get_json(&format!("/v1/webhooks/{subscription}/deliveries"), &admin)
+            .await;
         if log["items"][0]["attempts"].as_i64().unwrap_or(0) >= 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    server.kill().unwrap(); // SIGKILL: no shutdown, no flushing
-    server.wait().unwrap();
+    server.kill_9();
     receiver.set_down(false);
 
-    let mut restarted = start_binary(dir.path(), port);
-    wait_ready(&base).await;
+    let mut restarted = server.restart().await;
     // the first retry waits 5 s (± 20 %)
     let events = receiver.wait_for(1).await;
-    restarted.kill().unwrap();
-    restarted.wait().unwrap();
+    restarted.kill_9();
     assert_eq!(events[0].json()["data"]["id"], organization.to_string());
     assert_eq!(events[0].json()["type"], "organization.created");
 }

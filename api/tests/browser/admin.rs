@@ -290,6 +290,12 @@ async fn the_municipality_defines_a_programme_and_reads_its_report() {
     // six families enrolled, five of the parents in work: 83 % against the 75 % target
     let programme_id: uuid::Uuid = path.trim_start_matches("/admin/programmes/").parse().unwrap();
     let caseworker = uuid::Uuid::new_v4();
+    let who = entities::audit::Accessor {
+        key_id: None,
+        person_id: Some(caseworker),
+        role: "caseworker".into(),
+        organization_id: None,
+    };
     for i in 0..6 {
         let plan = app
             .state
@@ -315,6 +321,7 @@ async fn the_municipality_defines_a_programme_and_reads_its_report() {
                 caseworker,
                 None,
                 &app.state.referral_secret,
+                &who,
             )
             .await
             .unwrap();
@@ -326,11 +333,11 @@ async fn the_municipality_defines_a_programme_and_reads_its_report() {
             };
             app.state
                 .store
-                .add_follow_up(plan.id, plan.goals[0].id, follow_up, caseworker)
+                .add_follow_up(plan.id, plan.goals[0].id, follow_up, caseworker, &who)
                 .await
                 .unwrap();
         }
-        app.state.store.enrol_plan(plan.id, programme_id).await.unwrap();
+        app.state.store.enrol_plan(plan.id, programme_id, &who).await.unwrap();
     }
     browser.goto(&app.url(&path)).await;
     let rows = browser.texts("#programme-table tbody tr").await;
