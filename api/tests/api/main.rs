@@ -20,5 +20,6 @@ mod referrals;
 mod search;
 mod smtp_sink;
 mod understanding;
+mod upgrade;
 mod web;
 mod webhooks;

@@ -115,12 +115,9 @@ async fn hsds_root_answers_with_and_without_trailing_slash() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nodes_starting_together_on_one_postgres_migrate_once() {
-    let Ok(server) = std::env::var("TEST_DATABASE_URL") else {
+    let Some(server) = crate::helpers::postgres_server() else {
         return;
     };
-    if server.is_empty() {
-        return;
-    }
     let url = crate::helpers::fresh_postgres_database(&server).await;
     let nodes = (0..4).map(|_| {
         let url = url.clone();
