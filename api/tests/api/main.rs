@@ -13,6 +13,7 @@ mod http;
 mod import;
 mod keys;
 mod mail;
+mod nodes;
 mod operations;
 mod partner_web;
 mod plans;
