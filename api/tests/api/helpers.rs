@@ -33,6 +33,11 @@ pub struct TestApp {
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
+/// The PostgreSQL server of `TEST_DATABASE_URL`, for tests that run on PostgreSQL only (None: skip them).
+pub fn postgres_server() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL").ok().filter(|url| !url.is_empty())
+}
+
 /// A fresh, empty PostgreSQL database on the server named by `TEST_DATABASE_URL`.
 pub async fn fresh_postgres_database(server_url: &str) -> String {
     let admin = Database::connect(server_url)
@@ -113,6 +118,32 @@ impl TestApp {
                 }
             },
         };
+        Some(Self::start(database_url, data_dir, seed, http, webhooks, mail).await)
+    }
+
+    /// The app on an existing database (another node of a deployment, or a database prepared by the test),
+    /// with `data_dir` as its data directory (its search index, mail outbox and, unless it already holds one,
+    /// a family secret of its own).
+    pub async fn spawn_on(database_url: String, data_dir: tempfile::TempDir) -> TestApp {
+        Self::start(
+            database_url,
+            data_dir,
+            false,
+            HttpSettings::default(),
+            test_webhooks(),
+            MailSettings::default(),
+        )
+        .await
+    }
+
+    async fn start(
+        database_url: String,
+        data_dir: tempfile::TempDir,
+        seed: bool,
+        http: HttpSettings,
+        webhooks: WebhookSettings,
+        mail: MailSettings,
+    ) -> TestApp {
         let config = Config {
             database_url: database_url.clone(),
             data_dir: data_dir.path().to_owned(),
@@ -137,7 +168,7 @@ impl TestApp {
         let admin = state.store.create_key(Role::Admin, None, None).await.unwrap().1;
         let caseworker = state.store.create_key(Role::Caseworker, None, None).await.unwrap().1;
         let reader = state.store.create_key(Role::Reader, None, None).await.unwrap().1;
-        Some(TestApp {
+        TestApp {
             base: format!("http://127.0.0.1:{port}"),
             client: Client::new(),
             state,
@@ -148,7 +179,7 @@ impl TestApp {
             reader,
             _data_dir: data_dir,
             _shutdown: tx,
-        })
+        }
     }
 
     pub fn request(&self, method: Method, path: &str, key: Option<&str>) -> RequestBuilder {
@@ -224,6 +255,24 @@ pub fn test_webhooks() -> WebhookSettings {
         retry_waits: vec![std::time::Duration::from_millis(200); 4],
         timeout: std::time::Duration::from_secs(5),
     }
+}
+
+/// The body of a 2xx answer (the status and body in the message of any other).
+pub async fn json_ok(response: Response) -> Value {
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    assert!(status.is_success(), "{status}: {body}");
+    serde_json::from_str(&body).expect("a JSON body")
+}
+
+/// `field` of each of a list's `items`, as strings.
+pub fn field_of_items<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
+    list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| item[field].as_str().unwrap_or_default())
+        .collect()
 }
 
 pub fn id_of(value: &Value) -> Uuid {

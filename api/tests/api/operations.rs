@@ -1,15 +1,18 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::helpers::{Backend, TestApp, problem};
+use crate::helpers::{TestApp, problem};
+use crate::on_both_backends;
 
-async fn sqlite_app() -> TestApp {
-    TestApp::spawn(Backend::Sqlite).await.unwrap()
-}
+on_both_backends!(
+    operational_endpoints_answer,
+    unknown_paths_and_methods_are_problems,
+    oversized_bodies_are_refused,
+    committed_openapi_matches_the_code,
+    hsds_root_answers_with_and_without_trailing_slash,
+);
 
-#[tokio::test]
-async fn operational_endpoints_answer() {
-    let app = sqlite_app().await;
+async fn operational_endpoints_answer(app: TestApp) {
     let health: Value = app.get("/health", None).await.json().await.unwrap();
     assert_eq!(health["status"], "ok");
     let ready: Value = app.get("/ready", None).await.json().await.unwrap();
@@ -66,9 +69,7 @@ async fn operational_endpoints_answer() {
     }
 }
 
-#[tokio::test]
-async fn unknown_paths_and_methods_are_problems() {
-    let app = sqlite_app().await;
+async fn unknown_paths_and_methods_are_problems(app: TestApp) {
     problem(app.get("/v1/nowhere", None).await, 404).await;
     let response = app
         .request(Method::DELETE, "/v1/services", Some(&app.admin))
@@ -78,9 +79,7 @@ async fn unknown_paths_and_methods_are_problems() {
     problem(response, 405).await;
 }
 
-#[tokio::test]
-async fn oversized_bodies_are_refused() {
-    let app = sqlite_app().await;
+async fn oversized_bodies_are_refused(app: TestApp) {
     let body = format!("{{\"name\": \"{}\", \"kind\": \"ngo\"}}", "x".repeat(2 * 1024 * 1024));
     let response = app
         .request(Method::POST, "/v1/organizations", Some(&app.admin))
@@ -92,9 +91,7 @@ async fn oversized_bodies_are_refused() {
     problem(response, 413).await;
 }
 
-#[tokio::test]
-async fn committed_openapi_matches_the_code() {
-    let app = sqlite_app().await;
+async fn committed_openapi_matches_the_code(app: TestApp) {
     let generated = api::app::openapi_json(app.state.clone());
     let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/openapi.json"))
         .expect("openapi/openapi.json is committed");
@@ -104,9 +101,7 @@ async fn committed_openapi_matches_the_code() {
     );
 }
 
-#[tokio::test]
-async fn hsds_root_answers_with_and_without_trailing_slash() {
-    let app = sqlite_app().await;
+async fn hsds_root_answers_with_and_without_trailing_slash(app: TestApp) {
     for path in ["/hsds", "/hsds/"] {
         let root: Value = app.get(path, None).await.json().await.unwrap();
         assert_eq!(root["version"], "3.0", "{path}");
@@ -115,12 +110,9 @@ async fn hsds_root_answers_with_and_without_trailing_slash() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nodes_starting_together_on_one_postgres_migrate_once() {
-    let Ok(server) = std::env::var("TEST_DATABASE_URL") else {
+    let Some(server) = crate::helpers::postgres_server() else {
         return;
     };
-    if server.is_empty() {
-        return;
-    }
     let url = crate::helpers::fresh_postgres_database(&server).await;
     let nodes = (0..4).map(|_| {
         let url = url.clone();

@@ -469,25 +469,7 @@ async fn two_nodes_on_one_postgres_deliver_each_event_once() {
         return;
     };
     // a second node: its own search index, the same database, its own webhook sender
-    let data_dir = tempfile::tempdir().unwrap();
-    let config = api::Config {
-        database_url: app.database_url.clone(),
-        data_dir: data_dir.path().to_owned(),
-        seed: false,
-        secret: None,
-        http: Default::default(),
-        webhooks: crate::helpers::test_webhooks(),
-        mail: Default::default(),
-    };
-    let second = api::open(&config).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        api::serve(listener, second, async {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let _second = TestApp::spawn_on(app.database_url.clone(), tempfile::tempdir().unwrap()).await;
     let receiver = Receiver::start().await;
     subscribe(&app, &app.admin, &receiver.url, &["organization.*"]).await;
     for n in 0..30 {

@@ -1,30 +1,401 @@
-//! The directory, keys, change log and audit trail, created from the table definitions as they were when
-//! this migration was written.
+//! The directory, keys, change log and audit trail: the tables as the first release created them. Written as
+//! fixed statements: this migration must create the same tables whatever the table definitions later become
+//! (`service.gender`, `audit_event.person_id` came later, with their own migrations).
 
-use sea_orm::Schema;
 use sea_orm_migration::prelude::*;
 
-use super::create;
-use crate::tables::*;
+use super::{index, serial_key, timestamp, uuid_key};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
+#[derive(DeriveIden)]
+enum Organization {
+    Table,
+    Id,
+    Name,
+    Description,
+    Kind,
+    Website,
+    Email,
+    Phone,
+    Cvr,
+    Status,
+    Version,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Location {
+    Table,
+    Id,
+    OrganizationId,
+    Name,
+    Latitude,
+    Longitude,
+    #[sea_orm(iden = "address_1")]
+    Address1,
+    PostalCode,
+    City,
+    Confidential,
+    Status,
+    Version,
+    CreatedAt,
+    UpdatedAt,
+}
+
+// The variants are the column names (`service_area`).
+#[allow(clippy::enum_variant_names)]
+#[derive(DeriveIden)]
+enum Service {
+    Table,
+    Id,
+    OrganizationId,
+    Name,
+    Description,
+    MinimumAge,
+    MaximumAge,
+    Free,
+    FeesDescription,
+    EligibilityDescription,
+    ApplicationProcess,
+    Url,
+    Email,
+    Phone,
+    Status,
+    AssuredDate,
+    Capacity,
+    ServiceArea,
+    Version,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum ServiceAtLocation {
+    Table,
+    Id,
+    ServiceId,
+    LocationId,
+}
+
+#[derive(DeriveIden)]
+enum Schedule {
+    Table,
+    Id,
+    ServiceId,
+    Byday,
+    OpensAt,
+    ClosesAt,
+    ValidFrom,
+    ValidTo,
+    Description,
+}
+
+#[derive(DeriveIden)]
+enum ServiceLanguage {
+    Table,
+    Id,
+    ServiceId,
+    Code,
+}
+
+#[derive(DeriveIden)]
+enum ServiceNeed {
+    Table,
+    Id,
+    ServiceId,
+    NeedCode,
+}
+
+#[derive(DeriveIden)]
+enum Need {
+    Table,
+    Code,
+    ParentCode,
+    LabelDa,
+    LabelEn,
+    Position,
+}
+
+#[derive(DeriveIden)]
+enum ApiKey {
+    Table,
+    Id,
+    SecretHash,
+    Role,
+    OrganizationId,
+    Label,
+    CreatedAt,
+    RevokedAt,
+}
+
+#[derive(DeriveIden)]
+enum ChangeLog {
+    Table,
+    Seq,
+    Entity,
+    EntityId,
+    Operation,
+    At,
+}
+
+#[derive(DeriveIden)]
+enum AuditEvent {
+    Table,
+    Id,
+    KeyId,
+    Role,
+    OrganizationId,
+    Action,
+    Entity,
+    EntityId,
+    At,
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let schema = Schema::new(manager.get_database_backend());
-        create(manager, &schema, organization::Entity).await?;
-        create(manager, &schema, location::Entity).await?;
-        create(manager, &schema, service::Entity).await?;
-        create(manager, &schema, service_at_location::Entity).await?;
-        create(manager, &schema, schedule::Entity).await?;
-        create(manager, &schema, service_language::Entity).await?;
-        create(manager, &schema, service_need::Entity).await?;
-        create(manager, &schema, need::Entity).await?;
-        create(manager, &schema, api_key::Entity).await?;
-        create(manager, &schema, change_log::Entity).await?;
-        create(manager, &schema, audit_event::Entity).await?;
-        Ok(())
+        manager
+            .create_table(
+                Table::create()
+                    .table(Organization::Table)
+                    .if_not_exists()
+                    .col(uuid_key(Organization::Id))
+                    .col(ColumnDef::new(Organization::Name).string().not_null())
+                    .col(ColumnDef::new(Organization::Description).text().not_null())
+                    .col(ColumnDef::new(Organization::Kind).string().not_null())
+                    .col(ColumnDef::new(Organization::Website).string().null())
+                    .col(ColumnDef::new(Organization::Email).string().null())
+                    .col(ColumnDef::new(Organization::Phone).string().null())
+                    .col(ColumnDef::new(Organization::Cvr).string().null())
+                    .col(ColumnDef::new(Organization::Status).string().not_null())
+                    .col(ColumnDef::new(Organization::Version).big_integer().not_null())
+                    .col(timestamp(Organization::CreatedAt))
+                    .col(timestamp(Organization::UpdatedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Location::Table)
+                    .if_not_exists()
+                    .col(uuid_key(Location::Id))
+                    .col(ColumnDef::new(Location::OrganizationId).uuid().not_null())
+                    .col(ColumnDef::new(Location::Name).string().not_null())
+                    .col(ColumnDef::new(Location::Latitude).double().null())
+                    .col(ColumnDef::new(Location::Longitude).double().null())
+                    .col(ColumnDef::new(Location::Address1).string().null())
+                    .col(ColumnDef::new(Location::PostalCode).string().null())
+                    .col(ColumnDef::new(Location::City).string().null())
+                    .col(ColumnDef::new(Location::Confidential).boolean().not_null())
+                    .col(ColumnDef::new(Location::Status).string().not_null())
+                    .col(ColumnDef::new(Location::Version).big_integer().not_null())
+                    .col(timestamp(Location::CreatedAt))
+                    .col(timestamp(Location::UpdatedAt))
+                    .to_owned(),
+            )
+            .await?;
+        index(
+            manager,
+            "idx-location-organization_id",
+            Location::Table,
+            Location::OrganizationId,
+        )
+        .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Service::Table)
+                    .if_not_exists()
+                    .col(uuid_key(Service::Id))
+                    .col(ColumnDef::new(Service::OrganizationId).uuid().not_null())
+                    .col(ColumnDef::new(Service::Name).string().not_null())
+                    .col(ColumnDef::new(Service::Description).text().not_null())
+                    .col(ColumnDef::new(Service::MinimumAge).integer().null())
+                    .col(ColumnDef::new(Service::MaximumAge).integer().null())
+                    .col(ColumnDef::new(Service::Free).boolean().not_null())
+                    .col(ColumnDef::new(Service::FeesDescription).text().null())
+                    .col(ColumnDef::new(Service::EligibilityDescription).text().null())
+                    .col(ColumnDef::new(Service::ApplicationProcess).text().null())
+                    .col(ColumnDef::new(Service::Url).string().null())
+                    .col(ColumnDef::new(Service::Email).string().null())
+                    .col(ColumnDef::new(Service::Phone).string().null())
+                    .col(ColumnDef::new(Service::Status).string().not_null())
+                    .col(ColumnDef::new(Service::AssuredDate).date().null())
+                    .col(ColumnDef::new(Service::Capacity).string().null())
+                    .col(ColumnDef::new(Service::ServiceArea).text().null())
+                    .col(ColumnDef::new(Service::Version).big_integer().not_null())
+                    .col(timestamp(Service::CreatedAt))
+                    .col(timestamp(Service::UpdatedAt))
+                    .to_owned(),
+            )
+            .await?;
+        index(
+            manager,
+            "idx-service-organization_id",
+            Service::Table,
+            Service::OrganizationId,
+        )
+        .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ServiceAtLocation::Table)
+                    .if_not_exists()
+                    .col(uuid_key(ServiceAtLocation::Id))
+                    .col(ColumnDef::new(ServiceAtLocation::ServiceId).uuid().not_null())
+                    .col(ColumnDef::new(ServiceAtLocation::LocationId).uuid().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        index(
+            manager,
+            "idx-service_at_location-service_id",
+            ServiceAtLocation::Table,
+            ServiceAtLocation::ServiceId,
+        )
+        .await?;
+        index(
+            manager,
+            "idx-service_at_location-location_id",
+            ServiceAtLocation::Table,
+            ServiceAtLocation::LocationId,
+        )
+        .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Schedule::Table)
+                    .if_not_exists()
+                    .col(uuid_key(Schedule::Id))
+                    .col(ColumnDef::new(Schedule::ServiceId).uuid().not_null())
+                    .col(ColumnDef::new(Schedule::Byday).string().not_null())
+                    .col(ColumnDef::new(Schedule::OpensAt).string().not_null())
+                    .col(ColumnDef::new(Schedule::ClosesAt).string().not_null())
+                    .col(ColumnDef::new(Schedule::ValidFrom).date().null())
+                    .col(ColumnDef::new(Schedule::ValidTo).date().null())
+                    .col(ColumnDef::new(Schedule::Description).string().null())
+                    .to_owned(),
+            )
+            .await?;
+        index(manager, "idx-schedule-service_id", Schedule::Table, Schedule::ServiceId).await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ServiceLanguage::Table)
+                    .if_not_exists()
+                    .col(uuid_key(ServiceLanguage::Id))
+                    .col(ColumnDef::new(ServiceLanguage::ServiceId).uuid().not_null())
+                    .col(ColumnDef::new(ServiceLanguage::Code).string().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        index(
+            manager,
+            "idx-service_language-service_id",
+            ServiceLanguage::Table,
+            ServiceLanguage::ServiceId,
+        )
+        .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ServiceNeed::Table)
+                    .if_not_exists()
+                    .col(uuid_key(ServiceNeed::Id))
+                    .col(ColumnDef::new(ServiceNeed::ServiceId).uuid().not_null())
+                    .col(ColumnDef::new(ServiceNeed::NeedCode).string().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        index(
+            manager,
+            "idx-service_need-service_id",
+            ServiceNeed::Table,
+            ServiceNeed::ServiceId,
+        )
+        .await?;
+        index(
+            manager,
+            "idx-service_need-need_code",
+            ServiceNeed::Table,
+            ServiceNeed::NeedCode,
+        )
+        .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Need::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(Need::Code).string().not_null().primary_key())
+                    .col(ColumnDef::new(Need::ParentCode).string().null())
+                    .col(ColumnDef::new(Need::LabelDa).string().not_null())
+                    .col(ColumnDef::new(Need::LabelEn).string().not_null())
+                    .col(ColumnDef::new(Need::Position).integer().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ApiKey::Table)
+                    .if_not_exists()
+                    .col(uuid_key(ApiKey::Id))
+                    .col(ColumnDef::new(ApiKey::SecretHash).string().not_null().unique_key())
+                    .col(ColumnDef::new(ApiKey::Role).string().not_null())
+                    .col(ColumnDef::new(ApiKey::OrganizationId).uuid().null())
+                    .col(ColumnDef::new(ApiKey::Label).string().null())
+                    .col(timestamp(ApiKey::CreatedAt))
+                    .col(ColumnDef::new(ApiKey::RevokedAt).timestamp_with_time_zone().null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ChangeLog::Table)
+                    .if_not_exists()
+                    .col(serial_key(ChangeLog::Seq))
+                    .col(ColumnDef::new(ChangeLog::Entity).string().not_null())
+                    .col(ColumnDef::new(ChangeLog::EntityId).uuid().not_null())
+                    .col(ColumnDef::new(ChangeLog::Operation).string().not_null())
+                    .col(timestamp(ChangeLog::At))
+                    .to_owned(),
+            )
+            .await?;
+        index(
+            manager,
+            "idx-change_log-entity_id",
+            ChangeLog::Table,
+            ChangeLog::EntityId,
+        )
+        .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(AuditEvent::Table)
+                    .if_not_exists()
+                    .col(serial_key(AuditEvent::Id))
+                    .col(ColumnDef::new(AuditEvent::KeyId).uuid().null())
+                    .col(ColumnDef::new(AuditEvent::Role).string().not_null())
+                    .col(ColumnDef::new(AuditEvent::OrganizationId).uuid().null())
+                    .col(ColumnDef::new(AuditEvent::Action).string().not_null())
+                    .col(ColumnDef::new(AuditEvent::Entity).string().not_null())
+                    .col(ColumnDef::new(AuditEvent::EntityId).uuid().null())
+                    .col(timestamp(AuditEvent::At))
+                    .to_owned(),
+            )
+            .await?;
+        index(
+            manager,
+            "idx-audit_event-entity_id",
+            AuditEvent::Table,
+            AuditEvent::EntityId,
+        )
+        .await?;
+        index(manager, "idx-audit_event-at", AuditEvent::Table, AuditEvent::At).await
     }
 }

@@ -155,8 +155,10 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // Databases created before this migration lack the columns; newer ones got them from the table
-        // definitions in the earlier migrations.
+        // Fixed DDL: the first two migrations create `referral` and `audit_event` without these columns, so
+        // this adds them. The guards are for databases created by earlier builds, whose first migrations
+        // created those tables from the table definitions of the day: those made after this migration was
+        // written already have the columns (with the same types), and adding them twice would fail.
         if !manager.has_column("referral", "sender_team").await? {
             manager
                 .alter_table(

@@ -16,8 +16,10 @@ enum Service {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // Databases created before this migration lack the column; newer ones got it from the table definition
-        // in the first migration.
+        // Fixed DDL: the first migration creates `service` without the column, so this adds it. The guard is for
+        // databases created by earlier builds, whose first migration created `service` from the table
+        // definition of the day: those made after this migration was written already have the column (with
+        // the same type and default), and adding it twice would fail.
         if !manager.has_column("service", "gender").await? {
             manager
                 .alter_table(

@@ -4,6 +4,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use super::index;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -81,24 +83,6 @@ enum ReferralGoal {
     ReferralId,
     GoalId,
     Helped,
-}
-
-async fn index(
-    manager: &SchemaManager<'_>,
-    name: &str,
-    table: impl IntoIden,
-    column: impl IntoIden,
-) -> Result<(), DbErr> {
-    manager
-        .create_index(
-            Index::create()
-                .name(name)
-                .table(table)
-                .col(column)
-                .if_not_exists()
-                .to_owned(),
-        )
-        .await
 }
 
 #[async_trait::async_trait]

@@ -1,7 +1,12 @@
 //! Schema migrations, run at every start on SQLite and PostgreSQL. Applied migrations are recorded in
 //! `seaql_migrations`; a new schema change is a new module added to the list, never an edit of an old one.
+//!
+//! Every migration is fixed DDL: it names its tables, columns, types, defaults and indexes itself and never
+//! reads the table definitions in `crate::tables`, which describe the schema as it is *now*. A migration
+//! built from them would create a different schema whenever a later change touched one of its tables, and
+//! the migrations after it would then meet columns they expect to add. The upgrade test
+//! (`api/tests/api/upgrade.rs`) loads a dump of the first release's database and migrates it to now.
 
-use sea_orm::{EntityTrait, Schema};
 use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_directory;
@@ -15,20 +20,43 @@ mod m20261201_000008_notifications;
 
 pub struct Migrator;
 
-/// Creates a table and its indexes from a table definition, as it is when the calling migration runs.
-/// Migrations call this only for tables they introduce; later changes to a table get explicit statements.
-pub(crate) async fn create<E: EntityTrait>(
+/// A UUID primary key.
+pub(crate) fn uuid_key(column: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(column).uuid().not_null().primary_key().to_owned()
+}
+
+/// A 64-bit primary key the database counts up (an identity column on PostgreSQL, `AUTOINCREMENT` on SQLite).
+pub(crate) fn serial_key(column: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(column)
+        .big_integer()
+        .not_null()
+        .auto_increment()
+        .primary_key()
+        .to_owned()
+}
+
+/// A point in time that is always set.
+pub(crate) fn timestamp(column: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(column).timestamp_with_time_zone().not_null().to_owned()
+}
+
+/// `CREATE INDEX IF NOT EXISTS name ON table (column)`.
+pub(crate) async fn index(
     manager: &SchemaManager<'_>,
-    schema: &Schema,
-    entity: E,
+    name: &str,
+    table: impl IntoIden,
+    column: impl IntoIden,
 ) -> Result<(), DbErr> {
     manager
-        .create_table(schema.create_table_from_entity(entity).if_not_exists().to_owned())
-        .await?;
-    for mut index in schema.create_index_from_entity(entity) {
-        manager.create_index(index.if_not_exists().to_owned()).await?;
-    }
-    Ok(())
+        .create_index(
+            Index::create()
+                .name(name)
+                .table(table)
+                .col(column)
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await
 }
 
 #[async_trait::async_trait]
