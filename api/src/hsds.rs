@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use entities::directory::{Location, Organization, Service, parse_byday};
+use entities::directory::{Location, Organization, Service};
 use entities::export::{ServiceAtLocation, ServiceFilter};
 use entities::store::Page;
 use entities::taxonomy::NeedTerm;
@@ -393,18 +393,28 @@ impl HsdsApi {
                 let mut schedule = object(json!({
                     "id": Uuid::new_v5(&id, format!("schedule:{i}").as_bytes()),
                     "service_id": id,
-                    "freq": if s.byday.iter().any(|d| parse_byday(d).is_some_and(|(n, _)| n.is_some())) {
-                        "MONTHLY"
-                    } else {
-                        "WEEKLY"
-                    },
-                    "byday": s.byday.join(","),
+                    "freq": s.freq.as_str(),
+                    "interval": s.interval,
                     "opens_at": s.opens_at,
                     "closes_at": s.closes_at,
                 }));
+                put(
+                    &mut schedule,
+                    "byday",
+                    Some(s.byday.join(",")).filter(|d| !d.is_empty()),
+                );
+                let monthdays: Vec<String> = s.bymonthday.iter().map(i8::to_string).collect();
+                put(
+                    &mut schedule,
+                    "bymonthday",
+                    Some(monthdays.join(",")).filter(|d| !d.is_empty()),
+                );
+                put(&mut schedule, "dtstart", s.dtstart.map(|d| d.to_string()));
+                put(&mut schedule, "until", s.until.map(|d| d.to_string()));
                 put(&mut schedule, "valid_from", s.valid_from.map(|d| d.to_string()));
                 put(&mut schedule, "valid_to", s.valid_to.map(|d| d.to_string()));
                 put(&mut schedule, "description", s.description.clone());
+                put(&mut schedule, "notes", s.notes.clone());
                 Value::Object(schedule)
             })
             .collect();

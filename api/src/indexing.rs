@@ -5,9 +5,11 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use entities::Store;
 use entities::directory::{self as domain, RecordStatus, ServiceStatus, parse_byday, parse_clock};
 use entities::taxonomy::Taxonomy;
+use indexer::opening::{CalendarDay, LAST_WEEK, MONTH_DAY, SECOND_LAST_WEEK};
 use indexer::{DocLocation, NeedTerms, SearchIndex, ServiceDoc, WeeklyOpening};
 use uuid::Uuid;
 
@@ -147,24 +149,7 @@ fn search_doc(
             })
             .collect(),
     };
-    let schedules = data
-        .schedules
-        .iter()
-        .flat_map(|s| {
-            let opens = parse_clock(&s.opens_at).unwrap_or(0);
-            let closes = parse_clock(&s.closes_at).unwrap_or(1440);
-            s.byday.iter().filter_map(move |day| {
-                // "Open on Saturdays" includes the first Saturday of the month: the filter is by weekday.
-                let (_, weekday) = parse_byday(day)?;
-                let weekday = weekday as u8;
-                Some(WeeklyOpening {
-                    weekday,
-                    opens_minute: opens,
-                    closes_minute: closes % 1440,
-                })
-            })
-        })
-        .collect();
+    let schedules = data.schedules.iter().flat_map(openings).collect();
     Some(ServiceDoc {
         id: service.meta.id,
         name: data.name.clone(),
@@ -387,9 +372,104 @@ impl SearchSync {
     }
 }
 
+/// Days since 2000-01-01, as the index counts dates (clamped to what it can hold).
+pub fn day_number(date: NaiveDate) -> u16 {
+    let epoch = NaiveDate::from_ymd_opt(2000, 1, 1).expect("a valid date");
+    u16::try_from((date - epoch).num_days().clamp(0, i64::from(u16::MAX - 1))).unwrap_or(0)
+}
+
+/// A date as the index's "open on" filter takes it.
+pub fn calendar_day(date: NaiveDate) -> CalendarDay {
+    let day = domain::CalendarDay::of(date);
+    CalendarDay {
+        day_number: day_number(date),
+        weekday: day.weekday as u8,
+        month_day: day.month_day as u8,
+        days_in_month: day.days_in_month as u8,
+    }
+}
+
+/// The index's openings of a schedule: one per day code or day of the month, with its weeks of the month
+/// and the dates it is valid between. Every `interval`th week is indexed as every week: "open on Saturdays"
+/// includes "every other Saturday" (the words of the hit say which).
+fn openings(schedule: &domain::Schedule) -> Vec<WeeklyOpening> {
+    let opens = parse_clock(&schedule.opens_at).unwrap_or(0);
+    let closes = parse_clock(&schedule.closes_at).unwrap_or(1440) % 1440;
+    let (first, last) = schedule.window();
+    let base = WeeklyOpening {
+        opens_minute: opens,
+        closes_minute: closes,
+        first_day: first.map(day_number),
+        last_day: last.map(day_number),
+        ..Default::default()
+    };
+    let on_weekdays = schedule.byday.iter().filter_map(|day| {
+        let (ordinal, weekday) = parse_byday(day)?;
+        let weeks = match ordinal {
+            None => 0,
+            Some(n @ 1..=5) => 1 << (n - 1),
+            Some(-1) => LAST_WEEK,
+            Some(-2) => SECOND_LAST_WEEK,
+            // The third-last and earlier are rare; indexed as every week, which errs on showing the offer.
+            Some(_) => 0,
+        };
+        Some(WeeklyOpening {
+            weekday: weekday as u8,
+            weeks,
+            ..base
+        })
+    });
+    let on_month_days = schedule.bymonthday.iter().map(|&month_day| WeeklyOpening {
+        weekday: MONTH_DAY,
+        month_day,
+        ..base
+    });
+    on_weekdays.chain(on_month_days).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The index's packed openings say "open on this date" exactly when the schedule's own rule does.
+    #[test]
+    fn indexed_openings_agree_with_the_schedule_rule_on_every_day_of_two_years() {
+        let date = |text: &str| -> NaiveDate { text.parse().unwrap() };
+        let schedule = |freq, byday: &[&str], bymonthday: Vec<i8>| domain::Schedule {
+            freq,
+            interval: 1,
+            byday: byday.iter().map(|d| d.to_string()).collect(),
+            bymonthday,
+            opens_at: "10:00".into(),
+            closes_at: "12:00".into(),
+            ..Default::default()
+        };
+        use domain::Freq::{Monthly, Weekly};
+        let mut bounded = schedule(Weekly, &["TU", "SA"], vec![]);
+        bounded.valid_from = Some(date("2026-03-01"));
+        bounded.until = Some(date("2027-02-14"));
+        let schedules = [
+            schedule(Weekly, &["MO", "FR"], vec![]),
+            schedule(Monthly, &["1SA", "3WE"], vec![]),
+            schedule(Monthly, &["-1FR", "-2TH", "5SU"], vec![]),
+            schedule(Monthly, &[], vec![1, 15, 31, -1, -3]),
+            schedule(Monthly, &["2MO"], vec![10]),
+            bounded,
+        ];
+        for schedule in &schedules {
+            let packed: Vec<u64> = openings(schedule).iter().map(indexer::opening::pack).collect();
+            let mut day = date("2026-01-01");
+            while day < date("2028-01-01") {
+                let asked = indexer::opening::OpenDate {
+                    day: calendar_day(day),
+                    before: calendar_day(day.pred_opt().unwrap()),
+                };
+                let indexed = packed.iter().any(|&rule| indexer::opening::open_on(rule, &asked, None));
+                assert_eq!(indexed, schedule.occurs_on(day), "{day}: {schedule:?}");
+                day = day.succ_opt().unwrap();
+            }
+        }
+    }
 
     #[test]
     fn geojson_polygons_convert() {

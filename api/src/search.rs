@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use chrono::{Datelike, NaiveDate};
 use entities::directory::parse_clock;
+use indexer::opening::OpenDate;
 use indexer::{SearchQuery, SearchResults};
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
@@ -431,11 +433,23 @@ impl Search<'_> {
         let point = self.point(params.lat, params.lon, params.near.as_deref())?;
         let radius_km = Self::radius(point, params.radius_km)?;
         self.check_needs(&params.need)?;
-        let open_on = match params.open_on.as_deref() {
-            Some(day) => Some(
-                weekday(day).ok_or_else(|| ApiError::BadRequest(format!("open_on `{day}` is not one of mo..su")))?,
-            ),
-            None => None,
+        let (open_on, open_date) = match params.open_on.as_deref() {
+            Some(day) => match (weekday(day), NaiveDate::parse_from_str(day, "%Y-%m-%d")) {
+                (Some(weekday), _) => (Some(weekday), None),
+                (None, Ok(date)) => (
+                    Some(date.weekday().num_days_from_monday() as u8),
+                    Some(OpenDate {
+                        day: crate::indexing::calendar_day(date),
+                        before: crate::indexing::calendar_day(date.pred_opt().unwrap_or(date)),
+                    }),
+                ),
+                (None, Err(_)) => {
+                    return Err(ApiError::BadRequest(format!(
+                        "open_on `{day}` is neither a day (mo..su) nor a date (YYYY-MM-DD)"
+                    )));
+                }
+            },
+            None => (None, None),
         };
         let open_at = match params.open_at.as_deref() {
             Some(time) => Some(
@@ -465,6 +479,7 @@ impl Search<'_> {
                 gender: params.gender.map(|g| crate::indexing::index_gender(g.into())),
                 open_on,
                 open_at,
+                open_date,
                 offset,
                 limit: paging.per_page as usize,
                 include_confidential: caller.sees_all_confidential(),
@@ -725,7 +740,8 @@ impl SearchApi {
         free: Query<Option<bool>>,
         /// Who the family member is: only offers for that group and offers for anyone (`any`: no filter).
         gender: Query<Option<Gender>>,
-        /// Day: mo, tu, we, th, fr, sa, su.
+        /// A day (mo, tu, we, th, fr, sa, su: every week's) or a date `YYYY-MM-DD`, on which the week of
+        /// the month (`1SA`), the day of the month and the schedule's validity count too.
         open_on: Query<Option<String>>,
         /// Time of day `HH:MM`; with `open_on` on that day, else on any day.
         open_at: Query<Option<String>>,

@@ -134,18 +134,42 @@ pub struct Location {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A weekly opening (RFC 5545 terms, as in HSDS 3.0).
+/// How often a schedule repeats (RFC 5545 `FREQ`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[oai(rename_all = "UPPERCASE")]
+pub enum ScheduleFreq {
+    Weekly,
+    Monthly,
+}
+
+/// An opening in RFC 5545 terms, as in HSDS 3.0: every `interval` weeks (or months) on the days of `byday`
+/// or, monthly, the days of the month of `bymonthday`, between `dtstart`/`valid_from` and `until`/`valid_to`.
 #[derive(Clone, Debug, Object)]
 pub struct Schedule {
-    /// Day codes `MO`, `TU`, `WE`, `TH`, `FR`, `SA`, `SU`.
+    /// `WEEKLY` or `MONTHLY`; when left out, `MONTHLY` if `byday` names a week of the month (`1SA`) or
+    /// `bymonthday` is given, else `WEEKLY`.
+    pub freq: Option<ScheduleFreq>,
+    /// Every how many weeks (or months), counted from `dtstart`; 1 when left out.
+    #[oai(validator(minimum(value = "1"), maximum(value = "52")))]
+    pub interval: Option<u32>,
+    /// Day codes `MO` … `SU`; monthly with an ordinal: `1SA` the first Saturday, `-1FR` the last Friday.
+    #[oai(default)]
     pub byday: Vec<String>,
+    /// Monthly: days of the month, 1..31 or from the end -1..-31.
+    #[oai(default)]
+    pub bymonthday: Vec<i8>,
     /// `HH:MM`
     pub opens_at: String,
     /// `HH:MM`
     pub closes_at: String,
+    /// The first occurrence (anchors `interval`).
+    pub dtstart: Option<NaiveDate>,
+    /// The last day it may occur.
+    pub until: Option<NaiveDate>,
     pub valid_from: Option<NaiveDate>,
     pub valid_to: Option<NaiveDate>,
     pub description: Option<String>,
+    pub notes: Option<String>,
 }
 
 #[derive(Clone, Debug, Object)]
@@ -360,13 +384,24 @@ impl Location {
 
 impl From<Schedule> for domain::Schedule {
     fn from(s: Schedule) -> Self {
+        let freq = match s.freq {
+            Some(ScheduleFreq::Weekly) => domain::Freq::Weekly,
+            Some(ScheduleFreq::Monthly) => domain::Freq::Monthly,
+            None => domain::Freq::implied_by(&s.byday, &s.bymonthday),
+        };
         Self {
+            freq,
+            interval: s.interval.unwrap_or(1),
             byday: s.byday,
+            bymonthday: s.bymonthday,
             opens_at: s.opens_at,
             closes_at: s.closes_at,
+            dtstart: s.dtstart,
+            until: s.until,
             valid_from: s.valid_from,
             valid_to: s.valid_to,
             description: s.description,
+            notes: s.notes,
         }
     }
 }
@@ -374,12 +409,21 @@ impl From<Schedule> for domain::Schedule {
 impl From<domain::Schedule> for Schedule {
     fn from(s: domain::Schedule) -> Self {
         Self {
+            freq: Some(match s.freq {
+                domain::Freq::Weekly => ScheduleFreq::Weekly,
+                domain::Freq::Monthly => ScheduleFreq::Monthly,
+            }),
+            interval: Some(s.interval),
             byday: s.byday,
+            bymonthday: s.bymonthday,
             opens_at: s.opens_at,
             closes_at: s.closes_at,
+            dtstart: s.dtstart,
+            until: s.until,
             valid_from: s.valid_from,
             valid_to: s.valid_to,
             description: s.description,
+            notes: s.notes,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The directory's domain types (organizations, locations, services) and their validation rules.
 //! These are what the store reads and writes; `api/` maps them to and from its wire types.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -128,6 +128,64 @@ pub fn parse_byday(code: &str) -> Option<(Option<i8>, usize)> {
     }
 }
 
+/// Where a date falls in its week and month, for schedules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CalendarDay {
+    /// 0 = Monday .. 6 = Sunday.
+    pub weekday: usize,
+    /// 1..31
+    pub month_day: u32,
+    pub days_in_month: u32,
+}
+
+impl CalendarDay {
+    pub fn of(date: NaiveDate) -> CalendarDay {
+        let first_of_next = if date.month() == 12 {
+            NaiveDate::from_ymd_opt(date.year() + 1, 1, 1)
+        } else {
+            NaiveDate::from_ymd_opt(date.year(), date.month() + 1, 1)
+        };
+        let days_in_month = first_of_next.and_then(|d| d.pred_opt()).map_or(31, |d| d.day());
+        CalendarDay {
+            weekday: date.weekday().num_days_from_monday() as usize,
+            month_day: date.day(),
+            days_in_month,
+        }
+    }
+
+    /// Which of its weekday in the month it is: 1 = the first, counting from the start.
+    pub fn week_of_month(self) -> u32 {
+        (self.month_day - 1) / 7 + 1
+    }
+
+    /// 1 = the last of its weekday in the month, 2 = the one before, ...
+    pub fn weeks_from_end(self) -> u32 {
+        (self.days_in_month - self.month_day) / 7 + 1
+    }
+
+    /// Whether it is the `n`th of its weekday in the month (`-1`: the last).
+    pub fn is_nth(self, n: i8) -> bool {
+        if n > 0 {
+            self.week_of_month() == n as u32
+        } else {
+            self.weeks_from_end() == n.unsigned_abs() as u32
+        }
+    }
+
+    /// Whether it is day `d` of the month (`-1`: the last day).
+    pub fn is_month_day(self, d: i8) -> bool {
+        if d > 0 {
+            self.month_day == d as u32
+        } else {
+            self.days_in_month + 1 == self.month_day + d.unsigned_abs() as u32
+        }
+    }
+}
+
+fn monday_of(date: NaiveDate) -> NaiveDate {
+    date - chrono::Duration::days(i64::from(date.weekday().num_days_from_monday()))
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct OrganizationData {
     pub name: String,
@@ -159,16 +217,55 @@ pub struct LocationData {
     pub status: RecordStatus,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+string_enum!(
+    /// How often a schedule repeats (RFC 5545 `FREQ`, as HSDS 3.0 schedules use it).
+    #[derive(Default)]
+    Freq {
+        #[default]
+        Weekly = "WEEKLY",
+        Monthly = "MONTHLY",
+    }
+);
+
+impl Freq {
+    /// The frequency a schedule that does not say has: monthly when it names a week of the month (`1SA`) or
+    /// a day of the month, weekly otherwise.
+    pub fn implied_by(byday: &[String], bymonthday: &[i8]) -> Freq {
+        let ordinal = byday
+            .iter()
+            .any(|d| parse_byday(d).is_some_and(|(ordinal, _)| ordinal.is_some()));
+        if ordinal || !bymonthday.is_empty() {
+            Freq::Monthly
+        } else {
+            Freq::Weekly
+        }
+    }
+}
+
+/// An opening as HSDS 3.0 schedules describe it, in RFC 5545 terms: every `interval` weeks (or months) on
+/// the days of `byday` (with an ordinal for monthly ones: `1SA` the first Saturday) or the days of the
+/// month of `bymonthday`, from `opens_at` to `closes_at`, between `dtstart`/`valid_from` and
+/// `until`/`valid_to`.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Schedule {
-    /// RFC 5545 day codes, e.g. `["MO", "WE"]`.
+    pub freq: Freq,
+    /// Every how many weeks (or months); 1 unless it skips some.
+    pub interval: u32,
+    /// RFC 5545 day codes, e.g. `["MO", "WE"]`, `["1SA", "-1FR"]`.
     pub byday: Vec<String>,
+    /// Days of the month (monthly schedules): 1..31 from the start, -1..-31 from the end.
+    pub bymonthday: Vec<i8>,
     /// `HH:MM`, 24-hour.
     pub opens_at: String,
     pub closes_at: String,
+    /// The first occurrence; with `interval` > 1 it fixes which weeks (or months) count.
+    pub dtstart: Option<NaiveDate>,
+    /// The last day it may occur.
+    pub until: Option<NaiveDate>,
     pub valid_from: Option<NaiveDate>,
     pub valid_to: Option<NaiveDate>,
     pub description: Option<String>,
+    pub notes: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -365,11 +462,80 @@ pub fn parse_clock(value: &str) -> Option<u16> {
 }
 
 impl Schedule {
-    fn check(&self, check: &mut Checker, path: &str) {
-        if self.byday.is_empty() {
-            check.fail(format!("{path}/byday"), "must name at least one day (MO..SU)");
+    /// The first day it may occur and the last (`None`: no bound).
+    pub fn window(&self) -> (Option<NaiveDate>, Option<NaiveDate>) {
+        let first = self.valid_from.max(self.dtstart);
+        let last = match (self.valid_to, self.until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        (first, last)
+    }
+
+    /// Whether it is open on `date` (at some hour).
+    pub fn occurs_on(&self, date: NaiveDate) -> bool {
+        let (first, last) = self.window();
+        if first.is_some_and(|f| date < f) || last.is_some_and(|l| date > l) {
+            return false;
         }
+        let interval = i64::from(self.interval.max(1));
+        let calendar = CalendarDay::of(date);
+        let on_weekday = self
+            .byday
+            .iter()
+            .filter_map(|d| parse_byday(d))
+            .any(|(ordinal, weekday)| weekday == calendar.weekday && ordinal.is_none_or(|n| calendar.is_nth(n)));
+        match self.freq {
+            Freq::Weekly => {
+                let in_week = self.dtstart.is_none_or(|start| {
+                    let weeks = (monday_of(date) - monday_of(start)).num_weeks();
+                    weeks.rem_euclid(interval) == 0
+                });
+                on_weekday && in_week
+            }
+            Freq::Monthly => {
+                let on_day = on_weekday || self.bymonthday.iter().any(|&d| calendar.is_month_day(d));
+                let in_month = self.dtstart.is_none_or(|start| {
+                    let months = i64::from(date.year() * 12 + date.month0() as i32)
+                        - i64::from(start.year() * 12 + start.month0() as i32);
+                    months.rem_euclid(interval) == 0
+                });
+                on_day && in_month
+            }
+        }
+    }
+
+    fn check(&self, check: &mut Checker, path: &str) {
+        if self.byday.is_empty() && self.bymonthday.is_empty() {
+            check.fail(
+                format!("{path}/byday"),
+                "must name at least one day (MO..SU), or days of the month in bymonthday",
+            );
+        }
+        if self.interval == 0 || self.interval > 52 {
+            check.fail(format!("{path}/interval"), "must be between 1 and 52");
+        }
+        if self.freq == Freq::Weekly && !self.bymonthday.is_empty() {
+            check.fail(format!("{path}/bymonthday"), "needs freq MONTHLY");
+        }
+        for (i, day) in self.bymonthday.iter().enumerate() {
+            if !matches!(day, 1..=31 | -31..=-1) {
+                check.fail(format!("{path}/bymonthday/{i}"), "must be 1..31 or -31..-1");
+            }
+        }
+        if let (Some(start), Some(until)) = (self.dtstart, self.until)
+            && start > until
+        {
+            check.fail(format!("{path}/until"), "must not be before dtstart");
+        }
+        check.optional_public_text(&format!("{path}/notes"), &self.notes, MAX_TEXT);
         for day in &self.byday {
+            if parse_byday(day).is_some_and(|(ordinal, _)| ordinal.is_some()) && self.freq == Freq::Weekly {
+                check.fail(
+                    format!("{path}/byday"),
+                    format!("`{day}` names a week of the month: it needs freq MONTHLY"),
+                );
+            }
             if parse_byday(day).is_none() {
                 check.fail(
                     format!("{path}/byday"),
@@ -418,6 +584,8 @@ impl ServiceData {
                 .byday
                 .sort_by_key(|d| parse_byday(d).map(|(ordinal, day)| (day, ordinal)));
             schedule.byday.dedup();
+            schedule.bymonthday.sort_unstable();
+            schedule.bymonthday.dedup();
         }
         self.schedules
             .sort_by(|a, b| (&a.byday, &a.opens_at, &a.closes_at).cmp(&(&b.byday, &b.opens_at, &b.closes_at)));
@@ -503,6 +671,102 @@ mod tests {
         };
         let errors = location.validate().unwrap_err();
         assert_eq!(errors, vec![FieldError::new("latitude", "must be between -90 and 90")]);
+    }
+
+    fn date(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    fn saturdays(byday: &str, freq: Freq) -> Schedule {
+        Schedule {
+            freq,
+            interval: 1,
+            byday: vec![byday.into()],
+            opens_at: "10:00".into(),
+            closes_at: "13:00".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn monthly_schedules_fall_on_their_week_of_the_month() {
+        let first = saturdays("1SA", Freq::Monthly);
+        assert!(first.occurs_on(date("2026-12-05")));
+        assert!(!first.occurs_on(date("2026-12-12")));
+        assert!(!first.occurs_on(date("2026-12-04")), "a Friday");
+        assert!(first.occurs_on(date("2027-01-02")));
+        let last_friday = saturdays("-1FR", Freq::Monthly);
+        assert!(last_friday.occurs_on(date("2026-12-25")));
+        assert!(!last_friday.occurs_on(date("2026-12-18")));
+        assert!(last_friday.occurs_on(date("2027-02-26")));
+        let fifteenth = Schedule {
+            bymonthday: vec![15, -1],
+            byday: vec![],
+            ..saturdays("SA", Freq::Monthly)
+        };
+        assert!(fifteenth.occurs_on(date("2026-12-15")));
+        assert!(fifteenth.occurs_on(date("2026-12-31")));
+        assert!(fifteenth.occurs_on(date("2027-02-28")));
+        assert!(!fifteenth.occurs_on(date("2026-12-30")));
+    }
+
+    #[test]
+    fn validity_and_interval_bound_a_schedule() {
+        let mut weekly = saturdays("SA", Freq::Weekly);
+        weekly.valid_to = Some(date("2026-12-31"));
+        assert!(weekly.occurs_on(date("2026-12-12")));
+        assert!(!weekly.occurs_on(date("2027-01-02")), "after valid_to");
+        weekly.valid_to = None;
+        weekly.until = Some(date("2026-12-10"));
+        assert!(!weekly.occurs_on(date("2026-12-12")), "after until");
+        weekly.until = None;
+        weekly.valid_from = Some(date("2026-12-10"));
+        assert!(!weekly.occurs_on(date("2026-12-05")), "before valid_from");
+        let fortnightly = Schedule {
+            interval: 2,
+            dtstart: Some(date("2026-12-05")),
+            ..saturdays("SA", Freq::Weekly)
+        };
+        assert!(fortnightly.occurs_on(date("2026-12-05")));
+        assert!(!fortnightly.occurs_on(date("2026-12-12")));
+        assert!(fortnightly.occurs_on(date("2026-12-19")));
+        assert!(!fortnightly.occurs_on(date("2026-11-28")), "before dtstart");
+    }
+
+    #[test]
+    fn ordinals_need_a_monthly_schedule() {
+        let service_with = |schedule: Schedule| ServiceData {
+            name: "x".into(),
+            description: String::new(),
+            organization_id: Uuid::nil(),
+            location_ids: vec![],
+            needs: vec![],
+            minimum_age: None,
+            maximum_age: None,
+            languages: vec![],
+            free: true,
+            fees_description: None,
+            schedules: vec![schedule],
+            eligibility_description: None,
+            application_process: None,
+            url: None,
+            email: None,
+            phone: None,
+            status: ServiceStatus::Active,
+            assured_date: None,
+            capacity: None,
+            gender: Gender::Any,
+            service_area: None,
+        };
+        let errors = service_with(saturdays("1SA", Freq::Weekly)).validate().unwrap_err();
+        assert_eq!(errors[0].path, "schedules/0/byday");
+        assert!(service_with(saturdays("1SA", Freq::Monthly)).validate().is_ok());
+        let mut bad_day = saturdays("SA", Freq::Monthly);
+        bad_day.bymonthday = vec![32];
+        assert_eq!(
+            service_with(bad_day).validate().unwrap_err()[0].path,
+            "schedules/0/bymonthday/0"
+        );
     }
 
     #[test]

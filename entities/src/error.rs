@@ -31,6 +31,10 @@ pub enum Error {
     Database(#[from] sea_orm::DbErr),
     #[error("{0}")]
     Io(String),
+    /// A stored row that does not parse (an unknown status, kind, ...): answered as a server error and
+    /// logged, never read as a default.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
     /// A referral status change the state machine refuses (illegal step, wrong actor, bad reason).
     #[error("{0}")]
     Transition(#[from] crate::referral_rules::TransitionError),

@@ -275,22 +275,68 @@ impl Parser<'_> {
     fn schedule(&mut self, value: &Value, path: &str) -> Option<Schedule> {
         // HSDS allows seconds; Brobygger keeps minutes.
         let clock = |key: &str| text(value, key).map(|t| t.chars().take(5).collect::<String>());
-        let byday: Vec<String> = text(value, "byday")?
-            .split(',')
-            .map(|d| d.trim().to_ascii_uppercase())
-            .filter(|d| !d.is_empty())
-            .collect();
+        let list = |key: &str| -> Vec<String> {
+            text(value, key)
+                .unwrap_or_default()
+                .split(',')
+                .map(|d| d.trim().to_ascii_uppercase())
+                .filter(|d| !d.is_empty())
+                .collect()
+        };
+        let byday = list("byday");
+        let mut bymonthday = Vec::new();
+        for day in list("bymonthday") {
+            match day.parse::<i8>() {
+                Ok(day) => bymonthday.push(day),
+                Err(_) => self.fail(
+                    &format!("{path}/bymonthday"),
+                    format!("`{day}` is not a day of the month"),
+                ),
+            }
+        }
         let (Some(opens_at), Some(closes_at)) = (clock("opens_at"), clock("closes_at")) else {
             // A schedule without hours (e.g. "by appointment") says nothing we can filter on.
             return None;
         };
+        if byday.is_empty() && bymonthday.is_empty() {
+            return None;
+        }
+        let freq = match text(value, "freq") {
+            Some(freq) => match Freq::parse(&freq.to_ascii_uppercase()) {
+                Some(freq) => freq,
+                None => {
+                    self.fail(
+                        &format!("{path}/freq"),
+                        format!("`{freq}` is not one of {}", Freq::expected()),
+                    );
+                    Freq::Weekly
+                }
+            },
+            None => Freq::implied_by(&byday, &bymonthday),
+        };
+        let interval = match value.get("interval").filter(|v| !v.is_null()) {
+            None => 1,
+            Some(n) => match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                Some(n) => n,
+                None => {
+                    self.fail(&format!("{path}/interval"), "must be a whole number");
+                    1
+                }
+            },
+        };
         Some(Schedule {
+            freq,
+            interval,
             byday,
+            bymonthday,
             opens_at,
             closes_at,
+            dtstart: self.date(value, "dtstart", path),
+            until: self.date(value, "until", path),
             valid_from: self.date(value, "valid_from", path),
             valid_to: self.date(value, "valid_to", path),
             description: text(value, "description").map(|d| d.chars().take(MAX_SHORT).collect()),
+            notes: text(value, "notes"),
         })
     }
 

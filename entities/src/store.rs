@@ -776,6 +776,12 @@ impl ServiceChildren {
                 valid_from: Set(s.valid_from),
                 valid_to: Set(s.valid_to),
                 description: Set(s.description.clone()),
+                freq: Set(s.freq.as_str().to_owned()),
+                interval: Set(i32::try_from(s.interval).unwrap_or(1)),
+                bymonthday: Set(s.bymonthday.iter().map(i8::to_string).collect::<Vec<_>>().join(",")),
+                dtstart: Set(s.dtstart),
+                until: Set(s.until),
+                notes: Set(s.notes.clone()),
             }));
         let mut seen = HashSet::new();
         self.languages
@@ -1060,8 +1066,7 @@ async fn assemble_services<C: ConnectionTrait>(db: &C, rows: Vec<service::Model>
     {
         needs.entry(row.service_id).or_default().push(row.need_code);
     }
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|row| {
             let service_schedules = schedules.remove(&row.id).unwrap_or_default();
             let mut service = Stored {
@@ -1079,36 +1084,47 @@ async fn assemble_services<C: ConnectionTrait>(db: &C, rows: Vec<service::Model>
                     fees_description: row.fees_description,
                     schedules: service_schedules
                         .into_iter()
-                        .map(|s| Schedule {
-                            byday: s
-                                .byday
-                                .split(',')
-                                .filter(|d| !d.is_empty())
-                                .map(str::to_owned)
-                                .collect(),
-                            opens_at: s.opens_at,
-                            closes_at: s.closes_at,
-                            valid_from: s.valid_from,
-                            valid_to: s.valid_to,
-                            description: s.description,
-                        })
-                        .collect(),
+                        .map(schedule_from_row)
+                        .collect::<Result<_>>()?,
                     eligibility_description: row.eligibility_description,
                     application_process: row.application_process,
                     url: row.url,
                     email: row.email,
                     phone: row.phone,
-                    status: ServiceStatus::parse(&row.status).unwrap_or(ServiceStatus::Inactive),
+                    status: stored(ServiceStatus::parse, "service", row.id, "status", &row.status)?,
                     assured_date: row.assured_date,
-                    capacity: row.capacity.as_deref().and_then(Capacity::parse),
-                    gender: Gender::parse(&row.gender).unwrap_or_default(),
-                    service_area: row.service_area.and_then(|s| serde_json::from_str(&s).ok()),
+                    capacity: match row.capacity.as_deref() {
+                        Some(text) => Some(stored(Capacity::parse, "service", row.id, "capacity", text)?),
+                        None => None,
+                    },
+                    gender: stored(Gender::parse, "service", row.id, "gender", &row.gender)?,
+                    service_area: match row.service_area.as_deref() {
+                        Some(text) => Some(stored(
+                            |t| serde_json::from_str(t).ok(),
+                            "service",
+                            row.id,
+                            "service_area",
+                            text,
+                        )?),
+                        None => None,
+                    },
                 },
             };
             service.data.normalize();
-            service
+            Ok(service)
         })
-        .collect())
+        .collect()
+}
+
+/// A stored value read back: one that does not parse is a corrupt row, never silently a default.
+pub(crate) fn stored<T>(
+    parse: impl FnOnce(&str) -> Option<T>,
+    table: &str,
+    id: impl std::fmt::Display,
+    column: &str,
+    text: &str,
+) -> Result<T> {
+    parse(text).ok_or_else(|| Error::Corrupt(format!("{table} {id}: {column} `{text}` does not parse")))
 }
 
 impl Store {
@@ -1141,4 +1157,33 @@ impl Store {
             .all(&self.db)
             .await?)
     }
+}
+
+fn schedule_from_row(row: schedule::Model) -> Result<Schedule> {
+    let freq = stored(Freq::parse, "schedule", row.id, "freq", &row.freq)?;
+    let bymonthday = row
+        .bymonthday
+        .split(',')
+        .filter(|d| !d.is_empty())
+        .map(|d| stored(|d| d.parse().ok(), "schedule", row.id, "bymonthday", d))
+        .collect::<Result<_>>()?;
+    Ok(Schedule {
+        freq,
+        interval: u32::try_from(row.interval).unwrap_or(1),
+        byday: row
+            .byday
+            .split(',')
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        bymonthday,
+        opens_at: row.opens_at,
+        closes_at: row.closes_at,
+        dtstart: row.dtstart,
+        until: row.until,
+        valid_from: row.valid_from,
+        valid_to: row.valid_to,
+        description: row.description,
+        notes: row.notes,
+    })
 }

@@ -9,6 +9,7 @@ pub mod detect;
 pub mod gazetteer;
 mod geo_util;
 mod index;
+pub mod opening;
 mod query;
 mod saturate;
 mod schema;
@@ -113,14 +114,21 @@ impl Gender {
     }
 }
 
-/// One weekly opening interval. `closes_minute <= opens_minute` means it closes after midnight
-/// (on the next day).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One opening interval on a weekday (or a day of the month). `closes_minute <= opens_minute` means it
+/// closes after midnight (on the next day).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WeeklyOpening {
-    /// 0 = Monday .. 6 = Sunday.
+    /// 0 = Monday .. 6 = Sunday; [`opening::MONTH_DAY`] for a day of the month (`month_day`).
     pub weekday: u8,
     pub opens_minute: u16,
     pub closes_minute: u16,
+    /// Which weeks of the month (bits, see [`opening`]); 0: every week.
+    pub weeks: u8,
+    /// With `weekday` = [`opening::MONTH_DAY`]: 1..=31, or from the end -1..=-31.
+    pub month_day: i8,
+    /// Days since 2000-01-01 of the first and the last day it may occur.
+    pub first_day: Option<u16>,
+    pub last_day: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -152,8 +160,10 @@ pub struct SearchQuery {
     pub gender: Option<Gender>,
     /// Weekday 0 (Monday) ..= 6 (Sunday).
     pub open_on: Option<u8>,
-    /// Minute of the day; with `open_on` on that day, without on any day.
+    /// Minute of the day; with `open_on` or `open_date` on that day, without on any day.
     pub open_at: Option<u16>,
+    /// A date: its weekday, week of the month and the openings' validity count (instead of `open_on`).
+    pub open_date: Option<opening::OpenDate>,
     pub offset: usize,
     pub limit: usize,
     /// Let confidential locations count for radius, distance and nearest location. Off by default, so a

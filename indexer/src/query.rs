@@ -15,6 +15,7 @@ use tantivy::{DocId, SegmentReader, Term};
 
 use crate::analysis::{Analyzers, tokens};
 use crate::geo_util::bounding_box;
+use crate::opening::OpenDate;
 use crate::saturate::SaturatedQuery;
 use crate::schema::{Fields, MINUTES_PER_DAY};
 use crate::spelling;
@@ -658,12 +659,13 @@ pub fn build(
         let terms = [Gender::Any, gender].map(|g| Term::from_field_text(f.gender, g.as_str()));
         clauses.push(filter(Box::new(TermSetQuery::new(terms))));
     }
-    match (q.open_on, q.open_at) {
-        (Some(day), None) => clauses.push(filter(Box::new(TermQuery::new(
+    match (q.open_date, q.open_on, q.open_at) {
+        (Some(date), _, minute) => clauses.push(filter(open_on_date_query(date, minute))),
+        (None, Some(day), None) => clauses.push(filter(Box::new(TermQuery::new(
             Term::from_field_u64(f.open_day, u64::from(day)),
             IndexRecordOption::Basic,
         )))),
-        (day, Some(minute)) => {
+        (None, day, Some(minute)) => {
             let days: Vec<u64> = match day {
                 Some(d) => vec![u64::from(d)],
                 None => (0..7).collect(),
@@ -671,7 +673,7 @@ pub fn build(
             let targets: Vec<u64> = days.iter().map(|d| d * MINUTES_PER_DAY + u64::from(minute)).collect();
             clauses.push(filter(open_at_query(targets)));
         }
-        (None, None) => {}
+        (None, None, None) => {}
     }
     if let (Some((lat, lon)), Some(radius)) = (q.point, q.radius_km) {
         let (lat_min, lat_max, lon_bounds) = bounding_box(lat, lon, radius);
@@ -711,6 +713,21 @@ pub fn build(
         audience,
         age_group,
     })
+}
+
+/// Services open on `date` (at `minute` when given), from the `open_rule` fast field.
+fn open_on_date_query(date: OpenDate, minute: Option<u16>) -> Box<dyn Query> {
+    let predicate = FunctionPredicate::from(move |segment: &SegmentReader| {
+        let column = segment.fast_fields().column_opt::<u64>("open_rule")?;
+        Ok(move |doc: DocId| {
+            column.as_ref().is_some_and(|col| {
+                col.values_for_doc(doc)
+                    .any(|rule| crate::opening::open_on(rule, &date, minute))
+            })
+        })
+    });
+    let query: DocPredicateQuery = predicate.into();
+    Box::new(query)
 }
 
 /// Services open at one of `targets` (absolute minutes of the week), from the `open_span` fast

@@ -53,6 +53,8 @@ pub struct Fields {
     pub max_age: Field,
     pub open_day: Field,
     pub open_span: Field,
+    /// Each opening with its calendar, packed by [`crate::opening::pack`].
+    pub open_rule: Field,
     // geo
     pub lat: Field,
     /// Coordinates of the non-confidential locations only.
@@ -113,6 +115,7 @@ pub fn build_schema() -> (Schema, Fields) {
         max_age: b.add_u64_field("max_age", INDEXED | FAST),
         open_day: b.add_u64_field("open_day", INDEXED),
         open_span: b.add_u64_field("open_span", FAST),
+        open_rule: b.add_u64_field("open_rule", FAST),
         lat: b.add_f64_field("lat", INDEXED | FAST),
         lon: b.add_f64_field("lon", INDEXED | FAST),
         public_lat: b.add_f64_field("public_lat", INDEXED | FAST),
@@ -150,23 +153,31 @@ pub fn need_with_ancestors(code: &str) -> impl Iterator<Item = &str> {
 pub fn opening_spans(doc: &ServiceDoc) -> Result<Vec<(u64, u64)>> {
     let mut spans = Vec::new();
     for o in &doc.schedules {
-        if o.weekday > 6 || u64::from(o.opens_minute) > MINUTES_PER_DAY {
+        if o.weekday > crate::opening::MONTH_DAY || u64::from(o.opens_minute) > MINUTES_PER_DAY {
             return Err(Error::InvalidDocument(format!(
                 "opening weekday {} minute {} out of range",
                 o.weekday, o.opens_minute
             )));
         }
-        let closes = u64::from(o.closes_minute).min(MINUTES_PER_DAY);
-        let start = u64::from(o.weekday) * MINUTES_PER_DAY + u64::from(o.opens_minute);
-        let mut end = u64::from(o.weekday) * MINUTES_PER_DAY + closes;
-        if closes <= u64::from(o.opens_minute) {
-            end += MINUTES_PER_DAY; // closes after midnight
-        }
-        if end > MINUTES_PER_WEEK {
-            spans.push((start, MINUTES_PER_WEEK));
-            spans.push((0, end - MINUTES_PER_WEEK));
+        // A day of the month falls on any weekday: for weekday and time filters it may be open on each.
+        let weekdays = if o.weekday == crate::opening::MONTH_DAY {
+            0..7
         } else {
-            spans.push((start, end));
+            o.weekday..o.weekday + 1
+        };
+        for weekday in weekdays {
+            let closes = u64::from(o.closes_minute).min(MINUTES_PER_DAY);
+            let start = u64::from(weekday) * MINUTES_PER_DAY + u64::from(o.opens_minute);
+            let mut end = u64::from(weekday) * MINUTES_PER_DAY + closes;
+            if closes <= u64::from(o.opens_minute) {
+                end += MINUTES_PER_DAY; // closes after midnight
+            }
+            if end > MINUTES_PER_WEEK {
+                spans.push((start, MINUTES_PER_WEEK));
+                spans.push((0, end - MINUTES_PER_WEEK));
+            } else {
+                spans.push((start, end));
+            }
         }
     }
     Ok(spans)
@@ -232,6 +243,9 @@ pub fn to_document(f: &Fields, doc: &ServiceDoc) -> Result<TantivyDocument> {
         doc.maximum_age.map_or(OPEN_MAX_AGE, |a| u64::from(a).min(OPEN_MAX_AGE)),
     );
 
+    for opening in &doc.schedules {
+        d.add_u64(f.open_rule, crate::opening::pack(opening));
+    }
     let spans = opening_spans(doc)?;
     let mut days = BTreeSet::new();
     for &(start, end) in &spans {

@@ -1,6 +1,7 @@
 //! Facts in words a caseworker can read aloud: opening hours ("tirsdag og torsdag 15–17.30"), distance
 //! ("300 m fra jer"), ages ("for 6–16 år"), languages ("arabisk"). The words come from the texts files.
 
+use chrono::NaiveDate;
 use entities::directory::{Schedule, WEEKDAYS, parse_byday};
 
 use crate::web::i18n::{Lang, text};
@@ -56,48 +57,109 @@ pub fn hours_in_words(lang: Lang, schedules: &[Schedule]) -> Vec<String> {
 }
 
 /// Opening hours with the day names and "and" from `word` (the printed list's languages); times are
-/// written the Danish way except in English.
+/// written the Danish way except in English. Every other week, days of the month and the dates a schedule
+/// is valid between are said too.
 pub fn hours_with_words(word: &dyn Fn(&str) -> String, lang: Lang, schedules: &[Schedule]) -> Vec<String> {
-    // One line per (opens, closes, ordinal): weekly days together, "first Saturday of the month" apart.
-    type Span = (String, String, Option<i8>);
+    // One line per (opens, closes, ordinal, interval, validity): weekly days together, "first Saturday of the
+    // month" apart.
+    type Span = (String, String, Option<i8>, u32, (Option<NaiveDate>, Option<NaiveDate>));
     let mut spans: Vec<(Span, Vec<usize>)> = Vec::new();
+    let mut lines = Vec::new();
     for schedule in schedules {
+        let time = format!(
+            "{}–{}",
+            clock(lang, &schedule.opens_at),
+            clock(lang, &schedule.closes_at)
+        );
+        let suffix = every_and_validity(word, lang, schedule);
         for (ordinal, day) in schedule
             .byday
             .iter()
             .filter_map(|d| parse_byday(&d.to_ascii_uppercase()))
         {
-            let key = (schedule.opens_at.clone(), schedule.closes_at.clone(), ordinal);
+            let key = (
+                schedule.opens_at.clone(),
+                schedule.closes_at.clone(),
+                ordinal,
+                schedule.interval,
+                schedule.window(),
+            );
             match spans.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, days)) => days.push(day),
                 None => spans.push((key, vec![day])),
             }
         }
-        if schedule.byday.is_empty() {
-            spans.push((
-                (schedule.opens_at.clone(), schedule.closes_at.clone(), None),
-                Vec::new(),
+        if !schedule.bymonthday.is_empty() {
+            let days: Vec<String> = schedule
+                .bymonthday
+                .iter()
+                .map(|&d| match d {
+                    -1 => word("last_day"),
+                    d if d > 0 => format!("{d}."),
+                    d => format!("{}.{}", word("day_from_end"), -d),
+                })
+                .collect();
+            lines.push(format!(
+                "{} {} {time}{suffix}",
+                join_with(&word("and"), &days),
+                word("of_month")
             ));
         }
+        if schedule.byday.is_empty() && schedule.bymonthday.is_empty() {
+            lines.push(format!("{time}{suffix}"));
+        }
     }
-    spans
+    let mut weekly: Vec<String> = spans
         .into_iter()
-        .map(|((opens, closes, ordinal), mut days)| {
+        .map(|((opens, closes, ordinal, interval, window), mut days)| {
             days.sort_unstable();
             days.dedup();
             let time = format!("{}–{}", clock(lang, &opens), clock(lang, &closes));
+            let suffix = every_and_validity(
+                word,
+                lang,
+                &Schedule {
+                    interval,
+                    valid_from: window.0,
+                    valid_to: window.1,
+                    ..Default::default()
+                },
+            );
             match ordinal {
-                _ if days.is_empty() => time,
-                None => format!("{} {time}", days_in_words(word, &days)),
+                None => format!("{} {time}{suffix}", days_in_words(word, &days)),
                 Some(n) => format!(
-                    "{} {} {} {time}",
+                    "{} {} {} {time}{suffix}",
                     word(&format!("ordinal_{n}")),
                     days_in_words(word, &days),
                     word("of_month")
                 ),
             }
         })
-        .collect()
+        .collect();
+    weekly.append(&mut lines);
+    weekly
+}
+
+/// ", every 2nd week (until 31.12.2026)": what bounds a schedule beyond its days and hours.
+fn every_and_validity(word: &dyn Fn(&str) -> String, lang: Lang, schedule: &Schedule) -> String {
+    let mut out = String::new();
+    if schedule.interval > 1 {
+        out.push_str(&format!(
+            ", {}",
+            word("every_nth").replace("{n}", &schedule.interval.to_string())
+        ));
+    }
+    let date = |d: NaiveDate| match lang {
+        Lang::En => d.format("%-d %b %Y").to_string(),
+        _ => d.format("%-d.%-m.%Y").to_string(),
+    };
+    match schedule.window() {
+        (Some(from), Some(to)) => out.push_str(&format!(" ({}–{})", date(from), date(to))),
+        (Some(from), None) => out.push_str(&format!(" ({} {})", word("from_date"), date(from))),
+        (None, Some(to)) => out.push_str(&format!(" ({} {})", word("until_date"), date(to))),
+        (None, None) => {}
+    }
+    out
 }
 
 /// "300 m" under a kilometre, else "2,1 km" (Danish decimal comma).
@@ -200,13 +262,14 @@ mod tests {
     use super::*;
 
     fn schedule(days: &[&str], opens: &str, closes: &str) -> Schedule {
+        let byday: Vec<String> = days.iter().map(|d| d.to_string()).collect();
         Schedule {
-            byday: days.iter().map(|d| d.to_string()).collect(),
+            freq: entities::directory::Freq::implied_by(&byday, &[]),
+            interval: 1,
+            byday,
             opens_at: opens.into(),
             closes_at: closes.into(),
-            valid_from: None,
-            valid_to: None,
-            description: None,
+            ..Default::default()
         }
     }
 
@@ -225,6 +288,23 @@ mod tests {
         assert_eq!(monthly, ["første lørdag i måneden 10–13"]);
         let last = hours_in_words(Lang::En, &[schedule(&["-1FR"], "16:00", "18:00")]);
         assert_eq!(last, ["last Friday of the month 16:00–18:00"]);
+        let mut ending = schedule(&["SA"], "10:00", "13:00");
+        ending.interval = 2;
+        ending.until = Some(NaiveDate::from_ymd_opt(2026, 12, 31).unwrap());
+        assert_eq!(
+            hours_in_words(Lang::Da, &[ending.clone()]),
+            ["lørdag 10–13, hver 2. uge (til 31.12.2026)"]
+        );
+        assert_eq!(
+            hours_in_words(Lang::En, &[ending]),
+            ["Saturday 10:00–13:00, every 2 weeks (until 31 Dec 2026)"]
+        );
+        let mut month_days = schedule(&[], "10:00", "12:00");
+        month_days.bymonthday = vec![15, -1];
+        assert_eq!(
+            hours_in_words(Lang::Da, &[month_days]),
+            ["15. og sidste dag i måneden 10–12"]
+        );
     }
 
     #[test]

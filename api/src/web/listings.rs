@@ -499,12 +499,12 @@ fn service_from_form(
             continue;
         }
         schedules.push(Schedule {
+            freq: entities::directory::Freq::implied_by(&days, &[]),
+            interval: 1,
             byday: days,
             opens_at: opens,
             closes_at: closes,
-            valid_from: None,
-            valid_to: None,
-            description: None,
+            ..Default::default()
         });
     }
     let data = ServiceData {

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use chrono::Datelike;
 use entities::directory::{Capacity, Gender, Role, ServiceData};
 use poem::web::{Data, Path, Query};
 use poem::{Response, handler};
@@ -102,6 +103,8 @@ struct SearchView {
     chips: Vec<Chip>,
     need_choices: Vec<Choice>,
     day_choices: Vec<Choice>,
+    /// The next two weeks' dates, for "open on" a date.
+    date_choices: Vec<Choice>,
     radius_choices: Vec<Choice>,
     language_choices: Vec<Choice>,
     gender_choices: Vec<Choice>,
@@ -354,6 +357,29 @@ pub async fn search_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Query(q
             value: (*d).to_owned(),
             label: text(lang, &format!("day_{d}")),
             selected: view.open_on == *d,
+        })
+        .collect();
+    let today = chrono::Utc::now().date_naive();
+    view.date_choices = (0..14)
+        .map(|ahead| {
+            let date = today + chrono::Duration::days(ahead);
+            let weekday = DAYS[date.weekday().num_days_from_monday() as usize];
+            let day = format!(
+                "{} {}.{}.",
+                text(lang, &format!("day_{weekday}")),
+                date.day(),
+                date.month()
+            );
+            let value = date.to_string();
+            Choice {
+                selected: view.open_on == value,
+                value,
+                label: if ahead == 0 {
+                    format!("{} ({day})", text(lang, "today"))
+                } else {
+                    day
+                },
+            }
         })
         .collect();
     view.radius_choices = RADII

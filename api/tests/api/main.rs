@@ -19,6 +19,7 @@ mod operations;
 mod partner_web;
 mod plans;
 mod referrals;
+mod schedules;
 mod search;
 mod smtp_sink;
 mod understanding;

@@ -86,6 +86,7 @@ fn open(weekday: u8, from_h: u16, to_h: u16) -> WeeklyOpening {
         weekday,
         opens_minute: from_h * 60,
         closes_minute: to_h * 60,
+        ..Default::default()
     }
 }
 
