@@ -419,7 +419,11 @@ fn openings(schedule: &domain::Schedule) -> Vec<WeeklyOpening> {
             ..base
         })
     });
-    let on_month_days = schedule.bymonthday.iter().map(|&month_day| WeeklyOpening {
+    let month_days = match schedule.freq {
+        domain::Freq::Monthly => &schedule.bymonthday[..],
+        domain::Freq::Weekly => &[],
+    };
+    let on_month_days = month_days.iter().map(|&month_day| WeeklyOpening {
         weekday: MONTH_DAY,
         month_day,
         ..base

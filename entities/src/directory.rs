@@ -253,7 +253,8 @@ pub struct Schedule {
     pub interval: u32,
     /// RFC 5545 day codes, e.g. `["MO", "WE"]`, `["1SA", "-1FR"]`.
     pub byday: Vec<String>,
-    /// Days of the month (monthly schedules): 1..31 from the start, -1..-31 from the end.
+    /// Days of the month (monthly schedules): 1..31 from the start, -1..-31 from the end. Kept but without
+    /// effect on a weekly schedule, where RFC 5545 does not allow it (real data has it anyway).
     pub bymonthday: Vec<i8>,
     /// `HH:MM`, 24-hour.
     pub opens_at: String,
@@ -506,7 +507,7 @@ impl Schedule {
     }
 
     fn check(&self, check: &mut Checker, path: &str) {
-        if self.byday.is_empty() && self.bymonthday.is_empty() {
+        if self.byday.is_empty() && (self.bymonthday.is_empty() || self.freq == Freq::Weekly) {
             check.fail(
                 format!("{path}/byday"),
                 "must name at least one day (MO..SU), or days of the month in bymonthday",
@@ -514,9 +515,6 @@ impl Schedule {
         }
         if self.interval == 0 || self.interval > 52 {
             check.fail(format!("{path}/interval"), "must be between 1 and 52");
-        }
-        if self.freq == Freq::Weekly && !self.bymonthday.is_empty() {
-            check.fail(format!("{path}/bymonthday"), "needs freq MONTHLY");
         }
         for (i, day) in self.bymonthday.iter().enumerate() {
             if !matches!(day, 1..=31 | -31..=-1) {

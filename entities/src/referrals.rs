@@ -26,7 +26,7 @@ use crate::cpr::contains_cpr;
 use crate::directory::{Capacity, Checker, ServiceStatus};
 use crate::error::{Error, FieldError, Result};
 use crate::referral_rules::{Actor, REASON_MAX_CHARS, ReferralStatus, RejectionReason, check_transition};
-use crate::store::{Page, Store};
+use crate::store::{Page, Store, stored};
 use crate::tables::{
     location, need, organization, referral, referral_event, referral_need, service, service_at_location,
 };
@@ -405,20 +405,24 @@ impl Accumulator {
     }
 }
 
-fn parse_status(text: &str) -> ReferralStatus {
-    // Only this module writes the column; an unknown value would be a bug, read as the safest state.
-    ReferralStatus::parse(text).unwrap_or(ReferralStatus::Requested)
+/// A stored status; only this module writes the column, so an unknown one is a corrupt row.
+fn parse_status(id: impl std::fmt::Display, column: &str, text: &str) -> Result<ReferralStatus> {
+    stored(|t| ReferralStatus::parse(t).ok(), "referral", id, column, text)
 }
 
-fn parse_actor(text: &str) -> Actor {
-    Actor::ALL
-        .into_iter()
-        .find(|a| a.as_str() == text)
-        .unwrap_or(Actor::System)
+fn parse_actor(id: i64, text: &str) -> Result<Actor> {
+    stored(
+        |t| Actor::ALL.into_iter().find(|a| a.as_str() == t),
+        "referral_event",
+        id,
+        "actor",
+        text,
+    )
 }
 
-fn referral_from_row(row: referral::Model, needs: Vec<String>) -> Referral {
-    Referral {
+fn referral_from_row(row: referral::Model, needs: Vec<String>) -> Result<Referral> {
+    let id = row.id;
+    Ok(Referral {
         id: row.id,
         service_id: row.service_id,
         organization_id: row.organization_id,
@@ -433,10 +437,18 @@ fn referral_from_row(row: referral::Model, needs: Vec<String>) -> Referral {
         },
         preferred_language: row.preferred_language,
         contact_preference: row.contact_preference,
-        priority: Priority::parse(&row.priority).unwrap_or(Priority::Routine),
-        status: parse_status(&row.status),
-        held_from: row.held_from.as_deref().map(parse_status),
-        rejection_reason: row.rejection_reason.as_deref().and_then(RejectionReason::parse),
+        priority: stored(Priority::parse, "referral", id, "priority", &row.priority)?,
+        status: parse_status(id, "status", &row.status)?,
+        held_from: row
+            .held_from
+            .as_deref()
+            .map(|held| parse_status(id, "held_from", held))
+            .transpose()?,
+        rejection_reason: row
+            .rejection_reason
+            .as_deref()
+            .map(|reason| stored(RejectionReason::parse, "referral", id, "rejection_reason", reason))
+            .transpose()?,
         area: row.area,
         version: row.version,
         created_at: row.created_at,
@@ -445,23 +457,27 @@ fn referral_from_row(row: referral::Model, needs: Vec<String>) -> Referral {
         accepted_at: row.accepted_at,
         closed_at: row.closed_at,
         purged_at: row.purged_at,
-    }
+    })
 }
 
-fn event_from_row(row: referral_event::Model) -> ReferralEvent {
-    ReferralEvent {
+fn event_from_row(row: referral_event::Model) -> Result<ReferralEvent> {
+    Ok(ReferralEvent {
         id: row.id,
         referral_id: row.referral_id,
-        from: row.from_status.as_deref().map(parse_status),
-        to: parse_status(&row.to_status),
-        actor: parse_actor(&row.actor),
+        from: row
+            .from_status
+            .as_deref()
+            .map(|from| parse_status(row.id, "from_status", from))
+            .transpose()?,
+        to: parse_status(row.id, "to_status", &row.to_status)?,
+        actor: parse_actor(row.id, &row.actor)?,
         role: row.role,
         key_id: row.key_id,
         organization_id: row.organization_id,
         reason: row.reason,
         note: row.note,
         at: row.at,
-    }
+    })
 }
 
 fn referral_not_found(id: Uuid) -> Error {
@@ -493,7 +509,7 @@ async fn load_referral<C: sea_orm::ConnectionTrait>(db: &C, id: Uuid) -> Result<
         .await?
         .ok_or_else(|| referral_not_found(id))?;
     let mut needs = needs_of(db, &[id]).await?;
-    Ok(referral_from_row(row, needs.remove(&id).unwrap_or_default()))
+    referral_from_row(row, needs.remove(&id).unwrap_or_default())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -535,8 +551,12 @@ async fn apply_transition(
     reason: Option<String>,
     note: Option<String>,
 ) -> Result<()> {
-    let from = parse_status(&current.status);
-    let held_from = current.held_from.as_deref().map(parse_status);
+    let from = parse_status(current.id, "status", &current.status)?;
+    let held_from = current
+        .held_from
+        .as_deref()
+        .map(|held| parse_status(current.id, "held_from", held))
+        .transpose()?;
     check_transition(from, to, by.actor, held_from, reason.as_deref())?;
     let at = Utc::now();
     let mut change = referral::ActiveModel {
@@ -820,15 +840,14 @@ impl Store {
             .await?;
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         let mut needs = needs_of(self.connection(), &ids).await?;
-        Ok((
-            total,
-            rows.into_iter()
-                .map(|row| {
-                    let n = needs.remove(&row.id).unwrap_or_default();
-                    referral_from_row(row, n)
-                })
-                .collect(),
-        ))
+        let referrals = rows
+            .into_iter()
+            .map(|row| {
+                let n = needs.remove(&row.id).unwrap_or_default();
+                referral_from_row(row, n)
+            })
+            .collect::<Result<_>>()?;
+        Ok((total, referrals))
     }
 
     /// Moves a referral. `expected_version` (from If-Match) must equal the current version when given; the
@@ -880,14 +899,14 @@ impl Store {
 
     /// Every status change of a referral, oldest first.
     pub async fn referral_events(&self, id: Uuid) -> Result<Vec<ReferralEvent>> {
-        Ok(referral_event::Entity::find()
+        referral_event::Entity::find()
             .filter(referral_event::Column::ReferralId.eq(id))
             .order_by_asc(referral_event::Column::Id)
             .all(self.connection())
             .await?
             .into_iter()
             .map(event_from_row)
-            .collect())
+            .collect()
     }
 
     /// Aggregates of the referrals created in `[from, to)`, grouped; groups sorted by key.

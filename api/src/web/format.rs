@@ -89,7 +89,8 @@ pub fn hours_with_words(word: &dyn Fn(&str) -> String, lang: Lang, schedules: &[
                 None => spans.push((key, vec![day])),
             }
         }
-        if !schedule.bymonthday.is_empty() {
+        let monthly = schedule.freq == entities::directory::Freq::Monthly;
+        if monthly && !schedule.bymonthday.is_empty() {
             let days: Vec<String> = schedule
                 .bymonthday
                 .iter()
@@ -105,7 +106,7 @@ pub fn hours_with_words(word: &dyn Fn(&str) -> String, lang: Lang, schedules: &[
                 word("of_month")
             ));
         }
-        if schedule.byday.is_empty() && schedule.bymonthday.is_empty() {
+        if schedule.byday.is_empty() && !(monthly && !schedule.bymonthday.is_empty()) {
             lines.push(format!("{time}{suffix}"));
         }
     }
