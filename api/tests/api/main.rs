@@ -18,6 +18,7 @@ mod partner_web;
 mod plans;
 mod referrals;
 mod search;
+mod shared_locations;
 mod smtp_sink;
 mod understanding;
 mod web;

@@ -12,6 +12,7 @@ mod m20261201_000005_service_gender;
 mod m20261201_000006_family_plans;
 mod m20261201_000007_webhooks;
 mod m20261201_000008_notifications;
+mod m20261202_000009_shared_locations;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_family_plans::Migration),
             Box::new(m20261201_000007_webhooks::Migration),
             Box::new(m20261201_000008_notifications::Migration),
+            Box::new(m20261202_000009_shared_locations::Migration),
         ]
     }
 }
