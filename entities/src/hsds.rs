@@ -8,6 +8,10 @@
 //! the service is for that group only (none: for anyone); on a location, `confidential` hides its address. A
 //! `cost_option` with amount 0 makes the service free. Brobygger-specific organization fields travel as
 //! `x_kind` and `x_cvr`.
+//!
+//! A location may appear under the services of several organizations (a community house they share): the
+//! same id with the same content is one place, with different content an error naming both paths. Its owner
+//! is its own `organization_id`, or none: it is never taken from the service that mentions it first.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
