@@ -1,10 +1,11 @@
 //! Who is calling. A middleware resolves `Authorization: Bearer <key>` once per request into a [`Caller`]
-//! (an unknown key is a 401 right there); endpoints take [`Auth`] and ask it for permissions. Ownership
-//! checks (a partner touches only its own organization's records) live in the endpoints, next to the
-//! record they load.
+//! (an unknown key is a 401 right there); endpoints take [`Auth`] and ask it for permissions. Who may see
+//! and change which directory record (a partner's own organization, the owner of a place) is decided by
+//! `entities::access`, which the store applies to every write.
 
 use std::sync::Arc;
 
+use entities::access::Actor;
 use entities::audit::Accessor;
 use entities::directory::Role;
 use poem::http::StatusCode;
@@ -86,30 +87,26 @@ impl Caller {
         }
     }
 
-    /// Directory writes: admin anywhere, a partner only inside its own organization.
+    /// The caller as the directory's rules (`entities::access`) see it.
+    pub fn actor(&self) -> Actor {
+        Actor::new(self.role, self.organization_id)
+    }
+
+    /// Writes to an organization's records: 401 for anonymous callers, then admin anywhere and a partner
+    /// only inside its own organization ([`Actor::may_write_for`]).
     pub fn require_directory_writer(&self, organization_id: Uuid) -> Result<(), ApiError> {
         self.require(&[Role::Admin, Role::Partner])?;
-        if self.is(Role::Partner) && self.organization_id != Some(organization_id) {
-            return Err(ApiError::Forbidden(
-                "a partner key may change only its own organization's records".into(),
-            ));
-        }
-        Ok(())
+        Ok(self.actor().may_write_for(organization_id)?)
     }
 
-    /// May this caller know where every confidential location is? Search uses this to decide whether such
-    /// places count for radius and distance; partners see only their own, so they get the public view.
+    /// May this caller know where every confidential location is? ([`Actor::sees_all_confidential`])
     pub fn sees_all_confidential(&self) -> bool {
-        matches!(self.role, Some(Role::Admin | Role::Caseworker))
+        self.actor().sees_all_confidential()
     }
 
-    /// May this caller see the address and coordinates of a confidential location of `organization_id`?
-    pub fn sees_confidential(&self, organization_id: Uuid) -> bool {
-        match self.role {
-            Some(Role::Admin | Role::Caseworker) => true,
-            Some(Role::Partner) => self.organization_id == Some(organization_id),
-            _ => false,
-        }
+    /// May this caller see where a place is (address, coordinates)? The one rule, [`Actor::sees_place`].
+    pub fn sees_place(&self, confidential: bool, owner: Option<Uuid>) -> bool {
+        self.actor().sees_place(confidential, owner)
     }
 }
 

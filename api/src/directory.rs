@@ -1,9 +1,12 @@
 //! `/v1/organizations`, `/v1/locations`, `/v1/services`: the directory's CRUD endpoints.
 //! Reads are public (confidential addresses redacted); writes need an admin key, or a partner key of the
-//! organization that owns the record, before and after the write.
+//! organization that owns the record, before and after the write. A place may be used by services of
+//! several organizations: partners link their services to any active public place, while the place itself
+//! is edited by its owner organization's partners (or an admin). The rules are `entities::access`.
 
 use std::sync::Arc;
 
+use entities::access::Actor;
 use entities::directory::{self as domain, Role};
 use entities::store::{Entity, ListFilter, Page};
 use poem_openapi::param::{Header, Path, Query};
@@ -148,10 +151,10 @@ impl DirectoryApi {
     }
 }
 
-/// The directory's write rules as one caller may use them: who may write which record (admin anywhere, a
-/// partner inside its own organization, before and after the write), partners linking only their own
-/// locations, stale versions refused, and the search index brought up to date before the answer. Both the
-/// JSON API and the web app's listing editor write through here.
+/// The directory's writes as one caller makes them: the store applies the rules of `entities::access` (who
+/// may write which record, which places a partner may link) inside each write's transaction, and the search
+/// index is brought up to date before the answer. Both the JSON API and the web app's listing editor write
+/// through here.
 pub struct DirectoryWrites<'a> {
     pub state: &'a AppState,
     pub caller: &'a Caller,
@@ -160,6 +163,12 @@ pub struct DirectoryWrites<'a> {
 impl DirectoryWrites<'_> {
     async fn after_write(&self) {
         self.state.directory_changed().await;
+    }
+
+    /// Only admins and partners write the directory; anonymous callers get a 401 here.
+    fn require_writer(&self) -> Result<Actor, ApiError> {
+        self.caller.require(&[Role::Admin, Role::Partner])?;
+        Ok(self.caller.actor())
     }
 
     pub async fn create_organization(&self, data: domain::OrganizationData) -> Result<domain::Organization, ApiError> {
@@ -186,9 +195,15 @@ impl DirectoryWrites<'_> {
         Ok(stored)
     }
 
-    pub async fn create_location(&self, data: domain::LocationData) -> Result<domain::Location, ApiError> {
-        self.caller.require_directory_writer(data.organization_id)?;
-        let stored = self.state.store.put_location(Uuid::new_v4(), data, None, true).await?;
+    /// A place without a named owner gets the partner's own organization; an admin's stays without owner.
+    pub async fn create_location(&self, mut data: domain::LocationData) -> Result<domain::Location, ApiError> {
+        let actor = self.require_writer()?;
+        data.organization_id = actor.default_owner(data.organization_id);
+        let stored = self
+            .state
+            .store
+            .put_location(actor, Uuid::new_v4(), data, None, true)
+            .await?;
         self.after_write().await;
         Ok(stored)
     }
@@ -196,41 +211,23 @@ impl DirectoryWrites<'_> {
     pub async fn replace_location(
         &self,
         id: Uuid,
-        data: domain::LocationData,
+        mut data: domain::LocationData,
         expected: Option<i64>,
     ) -> Result<domain::Location, ApiError> {
-        let current = self.state.store.get_location(id).await?;
-        self.caller.require_directory_writer(current.data.organization_id)?;
-        self.caller.require_directory_writer(data.organization_id)?;
-        let stored = self.state.store.put_location(id, data, expected, false).await?;
+        let actor = self.require_writer()?;
+        data.organization_id = actor.default_owner(data.organization_id);
+        let stored = self.state.store.put_location(actor, id, data, expected, false).await?;
         self.after_write().await;
         Ok(stored)
     }
 
-    /// A partner may place its services only at its own organization's locations: linking another
-    /// organization's place (a shelter, say) would publish that its service is there.
-    async fn check_locations_for(&self, location_ids: &[Uuid]) -> Result<(), ApiError> {
-        if !self.caller.is(Role::Partner) {
-            return Ok(());
-        }
-        let locations = self.state.store.locations_by_id(location_ids).await?;
-        let foreign = location_ids.iter().any(|id| {
-            locations
-                .get(id)
-                .is_some_and(|l| Some(l.data.organization_id) != self.caller.organization_id)
-        });
-        if foreign {
-            return Err(ApiError::Forbidden(
-                "a partner may link only its own organization's locations".into(),
-            ));
-        }
-        Ok(())
-    }
-
     pub async fn create_service(&self, data: domain::ServiceData) -> Result<domain::Service, ApiError> {
-        self.caller.require_directory_writer(data.organization_id)?;
-        self.check_locations_for(&data.location_ids).await?;
-        let stored = self.state.store.put_service(Uuid::new_v4(), data, None, true).await?;
+        let actor = self.require_writer()?;
+        let stored = self
+            .state
+            .store
+            .put_service(actor, Uuid::new_v4(), data, None, true)
+            .await?;
         self.after_write().await;
         Ok(stored)
     }
@@ -241,24 +238,16 @@ impl DirectoryWrites<'_> {
         data: domain::ServiceData,
         expected: Option<i64>,
     ) -> Result<domain::Service, ApiError> {
-        let current = self.state.store.get_service(id).await?;
-        self.caller.require_directory_writer(current.data.organization_id)?;
-        self.caller.require_directory_writer(data.organization_id)?;
-        self.check_locations_for(&data.location_ids).await?;
-        let stored = self.state.store.put_service(id, data, expected, false).await?;
+        let actor = self.require_writer()?;
+        let stored = self.state.store.put_service(actor, id, data, expected, false).await?;
         self.after_write().await;
         Ok(stored)
     }
 
     /// Soft-deletes a record the caller may write (status `inactive`).
     pub async fn deactivate(&self, entity: Entity, id: Uuid, expected: Option<i64>) -> Result<(), ApiError> {
-        let organization_id = match entity {
-            Entity::Organization => id,
-            Entity::Location => self.state.store.get_location(id).await?.data.organization_id,
-            Entity::Service => self.state.store.get_service(id).await?.data.organization_id,
-        };
-        self.caller.require_directory_writer(organization_id)?;
-        self.state.store.deactivate(entity, id, expected).await?;
+        let actor = self.require_writer()?;
+        self.state.store.deactivate(actor, entity, id, expected).await?;
         self.after_write().await;
         Ok(())
     }
@@ -466,7 +455,7 @@ impl DirectoryApi {
         Ok(Self::location_record(stored, &auth.caller(), false))
     }
 
-    /// Create a location (admin, or partner for its own organization)
+    /// Create a location (admin, or partner: the place belongs to its organization)
     #[oai(
         path = "/locations",
         method = "post",
@@ -512,8 +501,9 @@ impl DirectoryApi {
         body: Json<serde_json::Value>,
     ) -> ApiResult<Record<Location>> {
         let caller = auth.caller();
+        caller.require(&[Role::Admin, Role::Partner])?;
         let current = self.state.store.get_location(id.0).await?;
-        caller.require_directory_writer(current.data.organization_id)?;
+        caller.actor().may_edit_place(current.data.organization_id)?;
         let input = patched(LocationInput::from(current.data), &body.0)?;
         self.replace_location(&caller, id.0, input, if_match.0.as_deref()).await
     }

@@ -255,13 +255,14 @@ fn organization_json(organization: &Organization) -> Map<String, Value> {
 fn location_json(location: &Location, caller: &Caller) -> Value {
     let data = &location.data;
     let id = location.meta.id;
-    let visible = !data.confidential || caller.sees_confidential(data.organization_id);
+    let visible = caller.sees_place(data.confidential, data.organization_id);
     let mut out = object(json!({
         "id": id,
         "location_type": "physical",
-        "organization_id": data.organization_id,
         "name": data.name,
     }));
+    // Only an owned place names its organization: a shared one belongs to none of its services' owners.
+    put(&mut out, "organization_id", data.organization_id.map(|o| o.to_string()));
     if visible {
         put(&mut out, "latitude", data.latitude);
         put(&mut out, "longitude", data.longitude);
@@ -1074,7 +1075,7 @@ impl HsdsApi {
             let distance = |link: &ServiceAtLocation| -> Option<f64> {
                 let location = locations.get(&link.location_id)?;
                 let data = &location.data;
-                if data.confidential && !caller.sees_confidential(data.organization_id) {
+                if !caller.sees_place(data.confidential, data.organization_id) {
                     return None;
                 }
                 Some(indexer::haversine_km(point.0, point.1, data.latitude?, data.longitude?))

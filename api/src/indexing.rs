@@ -85,8 +85,9 @@ pub struct HitCard {
 pub struct CardLocation {
     pub id: Uuid,
     pub name: String,
-    /// The owner, who may see a confidential address.
-    pub organization_id: Uuid,
+    /// The owner, whose partners may see a confidential address; None for a place without owner (cards
+    /// written before places could be shared always name one).
+    pub organization_id: Option<Uuid>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
     pub address: Option<(String, String, String)>,

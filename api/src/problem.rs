@@ -145,6 +145,7 @@ impl From<entities::Error> for ApiError {
             E::Invalid(fields) => ApiError::Invalid(fields),
             E::VersionMismatch { .. } => ApiError::PreconditionFailed(error.to_string()),
             E::Conflict(message) => ApiError::Conflict(message),
+            E::Forbidden(message) => ApiError::Forbidden(message),
             E::Database(_) | E::Io(_) | E::Corrupt(_) => ApiError::Internal(error.to_string()),
             E::Transition(refused) => {
                 use entities::referral_rules::TransitionError as T;

@@ -287,7 +287,7 @@ impl Search<'_> {
                     .and_then(|id| card.locations.iter().find(|l| l.id == id))
                     .or(card.locations.first())
                     .map(|l| {
-                        let visible = !l.confidential || caller.sees_confidential(l.organization_id);
+                        let visible = caller.sees_place(l.confidential, l.organization_id);
                         HitLocation {
                             id: l.id,
                             name: l.name.clone(),
@@ -654,7 +654,7 @@ impl Search<'_> {
             .filter_map(|id| locations.get(id))
             .find(|l| l.data.status == RecordStatus::Active)
             .map(|l| {
-                let visible = !l.data.confidential || self.caller.sees_confidential(l.data.organization_id);
+                let visible = self.caller.sees_place(l.data.confidential, l.data.organization_id);
                 HitLocation {
                     id: l.meta.id,
                     name: l.data.name.clone(),

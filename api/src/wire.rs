@@ -105,7 +105,9 @@ pub struct Address {
 
 #[derive(Clone, Debug, Object)]
 pub struct LocationInput {
-    pub organization_id: Uuid,
+    /// The owner, whose partners may edit the place. Services of any organization may be at it. Left out,
+    /// a partner's place belongs to the partner's organization and an admin's to none (admins edit it).
+    pub organization_id: Option<Uuid>,
     pub name: String,
     /// WGS 84; give both or neither (a place without coordinates is not found by geo search).
     pub latitude: Option<f64>,
@@ -121,7 +123,8 @@ pub struct LocationInput {
 #[derive(Clone, Debug, Object)]
 pub struct Location {
     pub id: Uuid,
-    pub organization_id: Uuid,
+    /// The owner, whose partners may edit the place; null for a place only admins edit.
+    pub organization_id: Option<Uuid>,
     pub name: String,
     /// Null when the location is confidential and the caller may not see it.
     pub latitude: Option<f64>,
@@ -362,10 +365,10 @@ impl From<domain::LocationData> for LocationInput {
 
 impl Location {
     /// The location as `caller` may see it: confidential places lose address and coordinates unless the
-    /// caller is a caseworker, an admin or the owning partner.
+    /// caller may see where they are (a caseworker, an admin or a partner of the owner).
     pub fn for_caller(location: domain::Location, caller: &Caller) -> Self {
         let domain::Stored { meta, data } = location;
-        let visible = !data.confidential || caller.sees_confidential(data.organization_id);
+        let visible = caller.sees_place(data.confidential, data.organization_id);
         Self {
             id: meta.id,
             organization_id: data.organization_id,

@@ -207,7 +207,9 @@ pub struct Address {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct LocationData {
-    pub organization_id: Uuid,
+    /// The owner, whose partners may edit the place (see `access`). Services of any organization may be at
+    /// it; None for a place only admins edit.
+    pub organization_id: Option<Uuid>,
     pub name: String,
     /// Both or neither; a location without coordinates is not found by geo search.
     pub latitude: Option<f64>,
@@ -659,7 +661,7 @@ mod tests {
     #[test]
     fn location_rejects_latitude_out_of_range() {
         let location = LocationData {
-            organization_id: Uuid::nil(),
+            organization_id: None,
             name: "Gellerup".into(),
             latitude: Some(95.0),
             longitude: Some(10.1),

@@ -27,6 +27,9 @@ pub enum Error {
     VersionMismatch { entity: &'static str, current: i64 },
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not do this to this record (a partner outside its organization, a place it does not own).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
     #[error("{0}")]

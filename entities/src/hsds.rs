@@ -8,6 +8,10 @@
 //! the service is for that group only (none: for anyone); on a location, `confidential` hides its address. A
 //! `cost_option` with amount 0 makes the service free. Brobygger-specific organization fields travel as
 //! `x_kind` and `x_cvr`.
+//!
+//! A location may appear under the services of several organizations (a community house they share): the
+//! same id with the same content is one place, with different content an error naming both paths. Its owner
+//! is its own `organization_id`, or none: it is never taken from the service that mentions it first.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -67,6 +71,9 @@ struct Parser<'a> {
     needs: &'a HashSet<String>,
     errors: Vec<FieldError>,
     batch: ImportBatch,
+    /// Where each record was first read, by kind and id: a record may appear more than once (a place shared
+    /// by the services of several organizations, an organization nested in each of its services).
+    first_seen: HashMap<(&'static str, Uuid), String>,
 }
 
 fn text(value: &Value, key: &str) -> Option<String> {
@@ -142,8 +149,11 @@ impl Parser<'_> {
         }
     }
 
+    /// Keeps a record read at `path`. The same id may appear again only with the same content; otherwise the
+    /// error names both places, so that the sender can see which two disagree.
     fn collect<T: PartialEq + std::fmt::Debug>(
         &mut self,
+        kind: &'static str,
         map: fn(&mut ImportBatch) -> &mut BTreeMap<Uuid, T>,
         id: Uuid,
         data: T,
@@ -152,10 +162,19 @@ impl Parser<'_> {
         let existing = map(&mut self.batch).get(&id);
         match existing {
             Some(previous) if *previous != data => {
-                self.fail(path, format!("{id} appears twice with different content"));
+                let first = self.first_seen.get(&(kind, id)).cloned().unwrap_or_default();
+                self.fail(
+                    path,
+                    format!(
+                        "{kind} {id} appears twice with different content: at {first} and at {path}; the same id \
+                         must have the same content wherever it appears"
+                    ),
+                );
             }
-            _ => {
+            Some(_) => {}
+            None => {
                 map(&mut self.batch).insert(id, data);
+                self.first_seen.insert((kind, id), path.to_owned());
             }
         }
     }
@@ -187,7 +206,7 @@ impl Parser<'_> {
             status: RecordStatus::Active,
         };
         self.validated(path, data.validate());
-        self.collect(|b| &mut b.organizations, id, data, path);
+        self.collect("organization", |b| &mut b.organizations, id, data, path);
         for (i, service) in value
             .get("services")
             .and_then(Value::as_array)
@@ -218,22 +237,17 @@ impl Parser<'_> {
             .collect()
     }
 
-    fn location(&mut self, value: &Value, path: &str, default_organization: Option<Uuid>) -> Option<Uuid> {
+    /// A place. Its owner is its own `organization_id` when given, else none: a place several organizations'
+    /// services share belongs to none of them, and is not given to whichever service mentions it first.
+    fn location(&mut self, value: &Value, path: &str) -> Option<Uuid> {
         self.object(value, path)?;
         let id = self.id(value, path)?;
         let organization_id = match text(value, "organization_id") {
-            Some(raw) => Uuid::parse_str(&raw).ok().or_else(|| {
+            Some(raw) => Some(Uuid::parse_str(&raw).ok().or_else(|| {
                 self.fail(&format!("{path}/organization_id"), "must be a UUID");
                 None
-            }),
-            None => default_organization,
-        };
-        let Some(organization_id) = organization_id else {
-            self.fail(
-                &format!("{path}/organization_id"),
-                "is required when the location has no organization",
-            );
-            return None;
+            })?),
+            None => None,
         };
         let mut latitude = value.get("latitude").and_then(Value::as_f64);
         let mut longitude = value.get("longitude").and_then(Value::as_f64);
@@ -268,7 +282,7 @@ impl Parser<'_> {
             status: RecordStatus::Active,
         };
         self.validated(path, data.validate());
-        self.collect(|b| &mut b.locations, id, data, path);
+        self.collect("location", |b| &mut b.locations, id, data, path);
         Some(id)
     }
 
@@ -360,7 +374,7 @@ impl Parser<'_> {
         for (i, link) in self.array(value, "service_at_locations", path).iter().enumerate() {
             let link_path = format!("{path}/service_at_locations/{i}");
             let location_id = match link.get("location").filter(|l| !l.is_null()) {
-                Some(location) => self.location(location, &format!("{link_path}/location"), Some(organization_id)),
+                Some(location) => self.location(location, &format!("{link_path}/location")),
                 None => text(link, "location_id")
                     .and_then(|raw| Uuid::parse_str(&raw).ok())
                     .or_else(|| {
@@ -467,7 +481,7 @@ impl Parser<'_> {
         self.validated(path, data.validate());
         let mut data = data;
         data.normalize();
-        self.collect(|b| &mut b.services, id, data, path);
+        self.collect("service", |b| &mut b.services, id, data, path);
         Some(id)
     }
 }
@@ -491,6 +505,7 @@ pub fn parse(document: &Value, needs: &HashSet<String>) -> std::result::Result<I
         needs,
         errors: Vec::new(),
         batch: ImportBatch::default(),
+        first_seen: HashMap::new(),
     };
     let items: Vec<(String, &Value)> = match document {
         Value::Array(items) => items.iter().enumerate().map(|(i, v)| (format!("/{i}"), v)).collect(),
@@ -516,7 +531,7 @@ pub fn parse(document: &Value, needs: &HashSet<String>) -> std::result::Result<I
 /// Ids per `IN (...)` list: SQLite and PostgreSQL both bound the parameters of one statement.
 const CHUNK: usize = 500;
 
-/// New locations belong to an organization of this document or of the directory.
+/// New locations that name an owner name an organization of this document or of the directory.
 async fn check_location_owners(
     txn: &sea_orm::DatabaseTransaction,
     batch: &ImportBatch,
@@ -524,17 +539,18 @@ async fn check_location_owners(
 ) -> Result<()> {
     let wanted: BTreeSet<Uuid> = locations
         .iter()
-        .map(|(_, l)| l.organization_id)
+        .filter_map(|(_, l)| l.organization_id)
         .filter(|id| !batch.organizations.contains_key(id))
         .collect();
     let found = existing_organizations(txn, &wanted).await?;
     let errors: Vec<FieldError> = locations
         .iter()
-        .filter(|(_, l)| wanted.contains(&l.organization_id) && !found.contains(&l.organization_id))
-        .map(|(id, l)| {
+        .filter_map(|(id, l)| Some((id, l.organization_id?)))
+        .filter(|(_, owner)| wanted.contains(owner) && !found.contains(owner))
+        .map(|(id, owner)| {
             FieldError::new(
                 format!("locations/{id}/organization_id"),
-                format!("no organization {} in the document or the directory", l.organization_id),
+                format!("no organization {owner} in the document or the directory"),
             )
         })
         .collect();

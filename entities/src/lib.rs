@@ -2,6 +2,7 @@
 //! types and validation rules, the HSDS 3.0 import, keys, the change log and the audit trail.
 //! Knows nothing of HTTP or search.
 
+pub mod access;
 pub mod audit;
 pub mod cpr;
 pub mod directory;

@@ -14,6 +14,7 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 use uuid::Uuid;
 
+use crate::access::Actor;
 use crate::directory::*;
 use crate::error::{Error, FieldError, Result};
 use crate::migration::Migrator;
@@ -106,6 +107,22 @@ fn not_found(entity: Entity, id: Uuid) -> Error {
     Error::NotFound {
         entity: entity.as_str(),
         id: id.to_string(),
+    }
+}
+
+/// Before a write of `id` by someone: a stored record (here its owner) must pass `allowed`; a missing one is
+/// written only by a create.
+fn may_change<T>(
+    entity: Entity,
+    id: Uuid,
+    current: Option<T>,
+    create_only: bool,
+    allowed: impl FnOnce(T) -> Result<()>,
+) -> Result<()> {
+    match current {
+        Some(current) => allowed(current),
+        None if create_only => Ok(()),
+        None => Err(not_found(entity, id)),
     }
 }
 
@@ -341,8 +358,11 @@ impl Store {
         Ok((total, rows.into_iter().map(location_from_row).collect()))
     }
 
+    /// Creates (`create_only`) or replaces a place as `actor`: only an admin or a partner of its owner may
+    /// change it, and a partner may give it only its own organization as owner (see [`Actor::may_edit_place`]).
     pub async fn put_location(
         &self,
+        actor: Actor,
         id: Uuid,
         data: LocationData,
         expected_version: Option<i64>,
@@ -350,7 +370,20 @@ impl Store {
     ) -> Result<Location> {
         data.validate().map_err(Error::Invalid)?;
         let id = self
-            .write(|txn| Box::pin(async move { put_location(txn, id, &data, expected_version, create_only).await }))
+            .write(|txn| {
+                Box::pin(async move {
+                    let current = location::Entity::find_by_id(id).one(txn).await?;
+                    may_change(
+                        Entity::Location,
+                        id,
+                        current.map(|c| c.organization_id),
+                        create_only,
+                        |owner| actor.may_edit_place(owner),
+                    )?;
+                    actor.may_edit_place(data.organization_id)?;
+                    put_location(txn, id, &data, expected_version, create_only).await
+                })
+            })
             .await?;
         self.get_location(id).await
     }
@@ -405,8 +438,12 @@ impl Store {
             .await?)
     }
 
+    /// Creates (`create_only`) or replaces a service as `actor`: the service's organization, before and after,
+    /// must be one the actor writes for, and every place it newly links must be one the actor may link (see
+    /// [`Actor::may_link`]); the places it is at already stay, whoever owns them.
     pub async fn put_service(
         &self,
+        actor: Actor,
         id: Uuid,
         data: ServiceData,
         expected_version: Option<i64>,
@@ -414,21 +451,65 @@ impl Store {
     ) -> Result<Service> {
         data.validate().map_err(Error::Invalid)?;
         let id = self
-            .write(|txn| Box::pin(async move { put_service(txn, id, &data, expected_version, create_only).await }))
+            .write(|txn| {
+                Box::pin(async move {
+                    let current = service::Entity::find_by_id(id).one(txn).await?;
+                    may_change(
+                        Entity::Service,
+                        id,
+                        current.map(|c| c.organization_id),
+                        create_only,
+                        |owner| actor.may_write_for(owner),
+                    )?;
+                    actor.may_write_for(data.organization_id)?;
+                    let linked: HashSet<Uuid> = locations_of_service(txn, id).await?;
+                    let added: Vec<Uuid> = data
+                        .location_ids
+                        .iter()
+                        .copied()
+                        .filter(|l| !linked.contains(l))
+                        .collect();
+                    let places = location::Entity::find()
+                        .filter(location::Column::Id.is_in(added))
+                        .all(txn)
+                        .await?;
+                    for place in places {
+                        actor.may_link(place.id, &location_data(place))?;
+                    }
+                    put_service(txn, id, &data, expected_version, create_only).await
+                })
+            })
             .await?;
         self.get_service(id).await
     }
 
-    /// Soft delete: sets the status to inactive and logs a `delete` (tombstone) change.
-    pub async fn deactivate(&self, entity: Entity, id: Uuid, expected_version: Option<i64>) -> Result<()> {
+    /// Soft delete as `actor`: sets the status to inactive and logs a `delete` (tombstone) change. An
+    /// organization or service is deactivated by those who write for its organization, a place by those who
+    /// may edit it.
+    pub async fn deactivate(
+        &self,
+        actor: Actor,
+        entity: Entity,
+        id: Uuid,
+        expected_version: Option<i64>,
+    ) -> Result<()> {
         self.write(|txn| {
             Box::pin(async move {
                 let version = match entity {
-                    Entity::Organization => organization::Entity::find_by_id(id).one(txn).await?.map(|r| r.version),
-                    Entity::Location => location::Entity::find_by_id(id).one(txn).await?.map(|r| r.version),
-                    Entity::Service => service::Entity::find_by_id(id).one(txn).await?.map(|r| r.version),
+                    Entity::Organization => organization::Entity::find_by_id(id)
+                        .one(txn)
+                        .await?
+                        .map(|r| actor.may_write_for(r.id).map(|_| r.version)),
+                    Entity::Location => location::Entity::find_by_id(id)
+                        .one(txn)
+                        .await?
+                        .map(|r| actor.may_edit_place(r.organization_id).map(|_| r.version)),
+                    Entity::Service => service::Entity::find_by_id(id)
+                        .one(txn)
+                        .await?
+                        .map(|r| actor.may_write_for(r.organization_id).map(|_| r.version)),
                 }
-                .ok_or_else(|| not_found(entity, id))?;
+                .ok_or_else(|| not_found(entity, id))??;
                 check_version(entity, version, expected_version)?;
                 let status = match entity {
                     Entity::Service => ServiceStatus::Inactive.as_str(),
@@ -532,6 +613,17 @@ pub(crate) async fn append_change(
     Ok(())
 }
 
+/// The places a stored service is at (none for a new one).
+async fn locations_of_service(txn: &DatabaseTransaction, service_id: Uuid) -> Result<HashSet<Uuid>> {
+    Ok(service_at_location::Entity::find()
+        .filter(service_at_location::Column::ServiceId.eq(service_id))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|r| r.location_id)
+        .collect())
+}
+
 async fn services_at_location(txn: &DatabaseTransaction, location_id: Uuid) -> Result<Vec<Uuid>> {
     Ok(service_at_location::Entity::find()
         .filter(service_at_location::Column::LocationId.eq(location_id))
@@ -619,7 +711,9 @@ pub(crate) async fn put_location(
         create_only,
     )?;
     let mut errors = Vec::new();
-    require_organization(txn, data.organization_id, &mut errors).await?;
+    if let Some(owner) = data.organization_id {
+        require_organization(txn, owner, &mut errors).await?;
+    }
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }

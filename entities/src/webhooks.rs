@@ -22,6 +22,7 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::access::Actor;
 use crate::directory::Role;
 use crate::error::{Error, FieldError, Result};
 use crate::store::{Page, Store};
@@ -216,7 +217,7 @@ struct Event {
 enum Audience {
     /// Any subscription naming the event.
     Public,
-    /// A confidential location: those who may see its address (admins, caseworkers, its own partner).
+    /// A confidential location of this owner: those who may see where it is ([`Actor::sees_place`]).
     Confidential { organization_id: Option<Uuid> },
     /// A referral: the receiving partner organization's and the sender's subscriptions.
     Referral { organization_id: Uuid, sender_id: Uuid },
@@ -226,11 +227,10 @@ impl Audience {
     fn admits(&self, subscription: &webhook_subscription::Model) -> bool {
         match self {
             Audience::Public => true,
-            Audience::Confidential { organization_id } => match subscription.owner_role.as_str() {
-                "admin" | "caseworker" => true,
-                "partner" => subscription.organization_id.is_some() && subscription.organization_id == *organization_id,
-                _ => false,
-            },
+            Audience::Confidential { organization_id } => {
+                let owner = Actor::new(Role::parse(&subscription.owner_role), subscription.organization_id);
+                owner.sees_place(true, *organization_id)
+            }
             Audience::Referral {
                 organization_id,
                 sender_id,
@@ -303,7 +303,7 @@ async fn directory_events(txn: &DatabaseTransaction, after: i64, limit: u64) -> 
                 ("location", Some(place)) if !place.confidential => Audience::Public,
                 // A confidential place, or one gone without a trace: only those who may see its address.
                 ("location", place) => Audience::Confidential {
-                    organization_id: place.map(|p| p.organization_id),
+                    organization_id: place.and_then(|p| p.organization_id),
                 },
                 _ => Audience::Public,
             };

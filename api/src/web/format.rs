@@ -106,7 +106,7 @@ pub fn hours_with_words(word: &dyn Fn(&str) -> String, lang: Lang, schedules: &[
                 word("of_month")
             ));
         }
-        if schedule.byday.is_empty() && !(monthly && !schedule.bymonthday.is_empty()) {
+        if schedule.byday.is_empty() && (!monthly || schedule.bymonthday.is_empty()) {
             lines.push(format!("{time}{suffix}"));
         }
     }

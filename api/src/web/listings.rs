@@ -112,6 +112,8 @@ struct ListingsView {
     organization: String,
     services: Vec<ServiceRow>,
     locations: Vec<LocationRow>,
+    /// Places the organization's services use that are not its own (no edit link).
+    shared_locations: Vec<LocationRow>,
     stale_months: u32,
     stale_count: usize,
     confirmed: bool,
@@ -141,6 +143,42 @@ async fn own_locations(state: &AppState, org: Uuid) -> Result<Vec<entities::dire
         .1)
 }
 
+/// The places `services` are at that are not `org`'s own: places another organization owns, or no one.
+async fn shared_locations(
+    state: &AppState,
+    org: Uuid,
+    services: &[&ServiceData],
+) -> Result<Vec<entities::directory::Location>, ApiError> {
+    let mut ids: Vec<Uuid> = services.iter().flat_map(|s| s.location_ids.iter().copied()).collect();
+    ids.sort();
+    ids.dedup();
+    let mut shared: Vec<_> = state
+        .store
+        .locations_by_id(&ids)
+        .await?
+        .into_values()
+        .filter(|l| l.data.organization_id != Some(org))
+        .collect();
+    shared.sort_by(|a, b| (&a.data.name, a.meta.id).cmp(&(&b.data.name, b.meta.id)));
+    Ok(shared)
+}
+
+fn location_row(location: entities::directory::Location, caller: &crate::auth::Caller) -> LocationRow {
+    let visible = caller.sees_place(location.data.confidential, location.data.organization_id);
+    LocationRow {
+        id: location.meta.id,
+        name: location.data.name,
+        address: location
+            .data
+            .address
+            .filter(|_| visible)
+            .map(|a| format!("{}, {} {}", a.address_1, a.postal_code, a.city))
+            .unwrap_or_default(),
+        confidential: location.data.confidential,
+        active: location.data.status == RecordStatus::Active,
+    }
+}
+
 #[handler]
 pub async fn listings_page(
     state: Data<&Arc<AppState>>,
@@ -154,8 +192,13 @@ pub async fn listings_page(
     };
     let result = async {
         let organization = state.store.get_organization(org).await?;
-        let services: Vec<ServiceRow> = own_services(state, org)
+        let own = own_services(state, org).await?;
+        let shared_locations = shared_locations(state, org, &own.iter().map(|s| &s.data).collect::<Vec<_>>())
             .await?
+            .into_iter()
+            .map(|l| location_row(l, &visitor.caller))
+            .collect();
+        let services: Vec<ServiceRow> = own
             .into_iter()
             .map(|s| ServiceRow {
                 id: s.meta.id,
@@ -174,23 +217,14 @@ pub async fn listings_page(
         let locations = own_locations(state, org)
             .await?
             .into_iter()
-            .map(|l| LocationRow {
-                id: l.meta.id,
-                name: l.data.name,
-                address: l
-                    .data
-                    .address
-                    .map(|a| format!("{}, {} {}", a.address_1, a.postal_code, a.city))
-                    .unwrap_or_default(),
-                confidential: l.data.confidential,
-                active: l.data.status == RecordStatus::Active,
-            })
+            .map(|l| location_row(l, &visitor.caller))
             .collect();
         Ok::<_, ApiError>(ListingsView {
             organization: organization.data.name,
             stale_count: services.iter().filter(|s| s.stale).count(),
             services,
             locations,
+            shared_locations,
             stale_months: entities::health::stale_months(),
             confirmed: query.has("confirmed"),
         })
@@ -368,7 +402,12 @@ async fn service_view(
     errors: Vec<FieldProblem>,
 ) -> Result<ServiceView, ApiError> {
     let lang = visitor.lang;
-    let locations = own_locations(state, org).await?;
+    // The organization's own places, and the shared ones the service is at already (a partner's form keeps
+    // them; the JSON API links any public place).
+    let mut locations = own_locations(state, org).await?;
+    let shared = shared_locations(state, org, &[data]).await?;
+    let shared_ids: Vec<Uuid> = shared.iter().map(|l| l.meta.id).collect();
+    locations.extend(shared);
     Ok(ServiceView {
         id,
         version,
@@ -411,7 +450,11 @@ async fn service_view(
             .filter(|l| l.data.status == RecordStatus::Active || data.location_ids.contains(&l.meta.id))
             .map(|l| Choice {
                 value: l.meta.id.to_string(),
-                label: l.data.name.clone(),
+                label: if shared_ids.contains(&l.meta.id) {
+                    format!("{} ({})", l.data.name, text(lang, "shared_place").to_lowercase())
+                } else {
+                    l.data.name.clone()
+                },
                 selected: data.location_ids.contains(&l.meta.id),
             })
             .collect(),
@@ -803,7 +846,7 @@ pub async fn location_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Path(
     };
     if id == "new" {
         let data = LocationData {
-            organization_id: org,
+            organization_id: Some(org),
             name: String::new(),
             latitude: None,
             longitude: None,
@@ -820,9 +863,7 @@ pub async fn location_page(state: Data<&Arc<AppState>>, visitor: &Visitor, Path(
     let result = async {
         let id = parse_id(&id)?;
         let location = state.store.get_location(id).await?;
-        if location.data.organization_id != org {
-            return Err(ApiError::Forbidden("not your organization's place".into()));
-        }
+        visitor.caller.actor().may_edit_place(location.data.organization_id)?;
         Ok(location_view(
             Some(id),
             location.meta.version,
@@ -882,7 +923,7 @@ pub async fn save_location(
     }
     let has_address = fields.get("address_1").is_some() || !postal_code.is_empty() || fields.get("city").is_some();
     let data = LocationData {
-        organization_id: org,
+        organization_id: Some(org),
         name: fields.get("name").unwrap_or_default().to_owned(),
         latitude,
         longitude,

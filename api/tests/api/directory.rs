@@ -196,10 +196,25 @@ async fn partner_writes_only_its_own_organization(app: TestApp) {
         )
         .await;
     assert_eq!(response.status(), 200);
-    // Nor link their services to another organization's place.
+    // They link their services to another organization's public place, not to its confidential one.
     let location_b = app.location(org_b, "Hus B", 56.16, 10.14).await;
     let mut linked = homework_service(org_a, location_b);
     linked["name"] = json!("Hos naboen");
+    let response = app
+        .send_json(Method::POST, "/v1/services", Some(&partner_a), &linked)
+        .await;
+    assert_eq!(response.status(), 201);
+    let response = app
+        .send_json(
+            Method::POST,
+            "/v1/locations",
+            Some(&app.admin),
+            &json!({"organization_id": org_b, "name": "Skjult hus B", "confidential": true}),
+        )
+        .await;
+    let hidden_b = id_of(&response.json::<Value>().await.unwrap());
+    let mut linked = homework_service(org_a, hidden_b);
+    linked["name"] = json!("Hos naboen i skjul");
     problem(
         app.send_json(Method::POST, "/v1/services", Some(&partner_a), &linked)
             .await,

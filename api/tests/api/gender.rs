@@ -425,7 +425,9 @@ async fn databases_before_gender_get_any(app: TestApp) {
     let store = entities::Store::connect(&app.database_url).await.unwrap();
     let mut data = store.get_service(o.women).await.unwrap().data;
     data.gender = entities::directory::Gender::Women;
-    let written = store.put_service(o.women, data, None, false).await;
+    let written = store
+        .put_service(entities::access::Actor::ADMIN, o.women, data, None, false)
+        .await;
     assert!(written.is_ok(), "{written:?}");
     assert_eq!(
         store.get_service(o.women).await.unwrap().data.gender,

@@ -21,6 +21,7 @@ mod plans;
 mod referrals;
 mod schedules;
 mod search;
+mod shared_locations;
 mod smtp_sink;
 mod understanding;
 mod upgrade;

@@ -14,6 +14,7 @@ on_both_backends!(
     partner_edits_its_listing_and_search_follows,
     partner_admin_invites_and_removes_colleagues,
     first_saturday_of_the_month_from_the_form,
+    partner_keeps_its_offers_at_a_shared_place,
 );
 
 pub async fn partner(app: &TestApp, email: &str, organization: Uuid) -> WebClient {
@@ -416,4 +417,54 @@ async fn first_saturday_of_the_month_from_the_form(app: TestApp) {
     // A weekday search finds it on Saturdays.
     let names = search_names(&app, "q=familiecaf%C3%A9&open_on=sa").await;
     assert_eq!(names, ["Familiecafé"]);
+}
+
+/// A place another organization owns: the partner sees it among the shared places (not editable), its offer's
+/// form keeps it, and saving the offer there works.
+async fn partner_keeps_its_offers_at_a_shared_place(app: TestApp) {
+    let housing = app.organization("Boligforeningen").await;
+    let mothers = app.organization("Bydelsmødrene").await;
+    let place = app.location(housing, "Beboerhuset Toveshøj", 56.1497, 10.1432).await;
+    let service = app
+        .service(
+            serde_json::json!({"name": "Bydelsmødrenes café", "organization_id": mothers,
+                                    "location_ids": [place], "needs": ["education-homework"]}),
+        )
+        .await;
+    let service = crate::helpers::id_of(&service);
+    let mut mette = partner(&app, "mette@bydelsmoedre.dk", mothers).await;
+    let (status, listings) = mette.get("/listings").await;
+    assert_eq!(status, 200);
+    let shared = &listings[listings.find("id=\"shared-places\"").expect("a list of shared places")..];
+    assert!(shared.contains("Beboerhuset Toveshøj") && shared.contains("Gudrunsvej 10"));
+    assert!(
+        !listings.contains(&format!("/listings/locations/{place}")),
+        "no edit link"
+    );
+    let (status, _) = mette.get(&format!("/listings/locations/{place}")).await;
+    assert_eq!(status, 403);
+
+    let (status, form) = mette.get(&format!("/listings/services/{service}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        form.contains(&format!("value=\"{place}\" checked")),
+        "the shared place stays chosen"
+    );
+    assert!(form.contains("Beboerhuset Toveshøj (delt sted)"));
+    let place = place.to_string();
+    let fields = [
+        ("version", "1"),
+        ("name", "Bydelsmødrenes café om tirsdagen"),
+        ("needs", "education-homework"),
+        ("languages", "da"),
+        ("location_ids", place.as_str()),
+        ("status", "active"),
+    ];
+    let response = mette
+        .post(&format!("/listings/services/{service}"), &fields, true)
+        .await;
+    assert_eq!(response.status(), 303);
+    let stored = app.state.store.get_service(service).await.unwrap();
+    assert_eq!(stored.data.name, "Bydelsmødrenes café om tirsdagen");
+    assert_eq!(stored.data.location_ids, vec![place.parse::<Uuid>().unwrap()]);
 }

@@ -20,6 +20,7 @@ on_both_backends!(
     a_receiver_down_for_a_while_gets_every_event_in_order,
     referral_events_reach_only_the_receiving_partner_and_the_sender,
     a_public_subscription_never_sees_a_confidential_place,
+    a_confidential_place_reaches_its_owners_partners_only,
     subscriptions_are_their_owners_own,
 );
 
@@ -370,6 +371,39 @@ async fn a_public_subscription_never_sees_a_confidential_place(app: TestApp) {
             .received()
             .iter()
             .all(|e| e.json()["data"]["id"] != secret_place.to_string())
+    );
+}
+
+/// A confidential place's events reach the partners of its owner, not those of other organizations, and a
+/// confidential place without owner reaches no partner at all (caseworkers hear of both).
+async fn a_confidential_place_reaches_its_owners_partners_only(app: TestApp) {
+    let owner_hook = Receiver::start().await;
+    let other_hook = Receiver::start().await;
+    let staff = Receiver::start().await;
+    let shelter = app.organization("Krisecenter").await;
+    let other = app.organization("Anden forening").await;
+    subscribe(&app, &app.partner_key(shelter).await, &owner_hook.url, &["location.*"]).await;
+    subscribe(&app, &app.partner_key(other).await, &other_hook.url, &["location.*"]).await;
+    subscribe(&app, &app.caseworker, &staff.url, &["location.*"]).await;
+    let mut places = Vec::new();
+    for owner in [Some(shelter), None] {
+        let mut body = place_body(shelter, "Skjult adresse", true);
+        body["organization_id"] = json!(owner);
+        let response = app
+            .send_json(Method::POST, "/v1/locations", Some(&app.admin), &body)
+            .await;
+        assert_eq!(response.status(), 201);
+        places.push(id_of(&response.json::<Value>().await.unwrap()).to_string());
+    }
+    let heard = staff.wait_for(2).await;
+    assert_eq!(heard.len(), 2);
+    let owned = owner_hook.wait_for(1).await;
+    assert_eq!(owned[0].json()["data"]["id"], places[0]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(owner_hook.received().len(), 1, "not the place without owner");
+    assert!(
+        other_hook.received().is_empty(),
+        "another organization's partner hears nothing"
     );
 }
 

@@ -17,6 +17,7 @@ mod m20261201_000005_service_gender;
 mod m20261201_000006_family_plans;
 mod m20261201_000007_webhooks;
 mod m20261201_000008_notifications;
+mod m20261202_000009_shared_locations;
 mod m20261202_000010_full_schedules;
 
 pub struct Migrator;
@@ -72,6 +73,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_family_plans::Migration),
             Box::new(m20261201_000007_webhooks::Migration),
             Box::new(m20261201_000008_notifications::Migration),
+            Box::new(m20261202_000009_shared_locations::Migration),
             Box::new(m20261202_000010_full_schedules::Migration),
         ]
     }

@@ -5,8 +5,10 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
+    /// The owner, whose partners may edit the place; None for a place only admins edit (services of any
+    /// organization may be at it either way).
     #[sea_orm(indexed)]
-    pub organization_id: Uuid,
+    pub organization_id: Option<Uuid>,
     pub name: String,
     /// None for places without usable coordinates (HSDS virtual or imported with invalid ones).
     pub latitude: Option<f64>,
