@@ -4,7 +4,7 @@
 //! records that are already equal, so importing twice changes nothing.
 //!
 //! Mapping: an `attribute` whose `taxonomy_term.code` is a need code tags the service with that need;
-//! `capacity-full` marks the service full; `gender-women`, `gender-men`, `gender-girls` or `gender-boys` says
+//! `capacity-available`, `capacity-limited` and `capacity-full` say how much room the service has; `gender-women`, `gender-men`, `gender-girls` or `gender-boys` says
 //! the service is for that group only (none: for anyone); on a location, `confidential` hides its address. A
 //! `cost_option` with amount 0 makes the service free. Brobygger-specific organization fields travel as
 //! `x_kind` and `x_cvr`.
@@ -403,8 +403,10 @@ impl Parser<'_> {
         for (code, flag) in self.flags(value, path) {
             if self.needs.contains(&code) {
                 needs.push(code);
-            } else if code == "capacity-full" && flag != "false" {
-                capacity = Some(Capacity::Full);
+            } else if let Some(level) = code.strip_prefix("capacity-").and_then(Capacity::parse)
+                && flag != "false"
+            {
+                capacity = Some(level);
             } else if let Some(gender) = gender_of_flag(&code)
                 && flag != "false"
                 && !genders.contains(&gender)

@@ -123,6 +123,15 @@ async fn schedules_round_trip_through_v1_and_hsds(app: TestApp) {
         "description": "Kvindecafé", "notes": "Tag gerne en ven med"
     });
     let id = offer(&app, org, place, "Kvindecafé", schedule.clone()).await;
+    let limited = app
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/services/{id}"),
+            Some(&app.admin),
+            &json!({"capacity": "limited"}),
+        )
+        .await;
+    assert_eq!(limited.status(), 200);
     let read: Value = app.get(&format!("/v1/services/{id}"), None).await.json().await.unwrap();
     let stored = &read["schedules"][0];
     for field in [
@@ -159,7 +168,10 @@ async fn schedules_round_trip_through_v1_and_hsds(app: TestApp) {
         .await;
     assert_eq!(response.status(), 200);
     let report: Value = response.json().await.unwrap();
-    assert_eq!(report["services"]["unchanged"], 1, "{report}");
+    assert_eq!(
+        report["services"]["unchanged"], 1,
+        "{report}: schedules and capacity read back as written"
+    );
 
     // HSDS data from outside: byday with an ordinal and no freq is monthly; bymonthday as a string.
     let mut outside = hsds.clone();
