@@ -17,6 +17,7 @@ use std::sync::{Arc, LazyLock};
 use chrono::{DateTime, SecondsFormat, Utc};
 use entities::directory::{Location, Organization, Service};
 use entities::export::{ServiceAtLocation, ServiceFilter};
+use entities::extras::{self, Extra};
 use entities::store::Page;
 use entities::taxonomy::NeedTerm;
 use indexer::SearchQuery;
@@ -252,7 +253,15 @@ fn organization_json(organization: &Organization) -> Map<String, Value> {
 }
 
 /// A location as `caller` may see it (see `wire::Location::for_caller`).
-fn location_json(location: &Location, caller: &Caller) -> Value {
+/// Adds the kept HSDS fields of an imported record where the record's own fields leave the key free.
+fn merge_extra(out: &mut Map<String, Value>, extra: Option<&Extra>) {
+    for (key, value) in extra.into_iter().flatten() {
+        out.entry(key.clone()).or_insert_with(|| value.clone());
+    }
+}
+
+/// A location in HSDS shape, with its kept HSDS fields when the caller may see where it is (they may say).
+fn location_json(location: &Location, caller: &Caller, extra: Option<&Extra>) -> Value {
     let data = &location.data;
     let id = location.meta.id;
     let visible = caller.sees_place(data.confidential, data.organization_id);
@@ -288,6 +297,9 @@ fn location_json(location: &Location, caller: &Caller) -> Value {
         vec![]
     };
     out.insert("attributes".into(), Value::Array(attributes));
+    if visible {
+        merge_extra(&mut out, extra);
+    }
     Value::Object(out)
 }
 
@@ -296,6 +308,14 @@ fn location_json(location: &Location, caller: &Caller) -> Value {
 struct Related {
     organizations: HashMap<Uuid, Organization>,
     locations: HashMap<Uuid, Location>,
+    /// Kept HSDS fields of the services, organizations and locations, by kind and id.
+    extras: HashMap<(&'static str, Uuid), Extra>,
+}
+
+impl Related {
+    fn extra(&self, kind: &'static str, id: Uuid) -> Option<&Extra> {
+        self.extras.get(&(kind, id))
+    }
 }
 
 impl Related {
@@ -324,6 +344,17 @@ impl HsdsApi {
         }
         for chunk in location_ids.chunks(500) {
             related.locations.extend(store.locations_by_id(chunk).await?);
+        }
+        let service_ids: Vec<Uuid> = services.iter().map(|s| s.meta.id).collect();
+        for (kind, ids) in [
+            (extras::SERVICE, &service_ids),
+            (extras::ORGANIZATION, &organization_ids),
+            (extras::LOCATION, &location_ids),
+        ] {
+            let kept = store.hsds_extras(kind, ids).await?;
+            related
+                .extras
+                .extend(kept.into_iter().map(|(id, extra)| ((kind, id), extra)));
         }
         Ok(related)
     }
@@ -374,6 +405,11 @@ impl HsdsApi {
             let mut organization = organization_json(organization);
             if shape == Shape::List {
                 organization.remove("phones");
+            } else {
+                merge_extra(
+                    &mut organization,
+                    related.extra(extras::ORGANIZATION, data.organization_id),
+                );
             }
             out.insert("organization".into(), Value::Object(organization));
         }
@@ -444,7 +480,7 @@ impl HsdsApi {
                     "id": Uuid::new_v5(&id, format!("sal:{location_id}").as_bytes()),
                     "service_id": id,
                     "location_id": location_id,
-                    "location": location_json(location, caller),
+                    "location": location_json(location, caller, related.extra(extras::LOCATION, *location_id)),
                 }))
             })
             .collect();
@@ -482,6 +518,7 @@ impl HsdsApi {
             attributes.push(attribute(id, "flag", "service", flag_term_json(&code)));
         }
         out.insert("attributes".into(), Value::Array(attributes));
+        merge_extra(&mut out, related.extra(extras::SERVICE, id));
         Value::Object(out)
     }
 
@@ -505,13 +542,19 @@ impl HsdsApi {
         caller: &Caller,
         services: Option<Shape>,
     ) -> Result<Vec<Value>, ApiError> {
+        let ids: Vec<Uuid> = organizations.iter().map(|o| o.meta.id).collect();
+        let kept = self.state.store.hsds_extras(extras::ORGANIZATION, &ids).await?;
+        let organization_json = |o: &Organization| {
+            let mut out = organization_json(o);
+            merge_extra(&mut out, kept.get(&o.meta.id));
+            out
+        };
         let Some(shape) = services else {
             return Ok(organizations
                 .iter()
                 .map(|o| Value::Object(organization_json(o)))
                 .collect());
         };
-        let ids: Vec<Uuid> = organizations.iter().map(|o| o.meta.id).collect();
         let all = self.state.store.export_services_of_organizations(&ids).await?;
         let related = self.related(&all).await?;
         let mut by_organization: HashMap<Uuid, Vec<Value>> = HashMap::new();
@@ -555,7 +598,7 @@ impl HsdsApi {
                     "id": link.id,
                     "service_id": link.service_id,
                     "location_id": link.location_id,
-                    "location": location_json(location, caller),
+                    "location": location_json(location, caller, related.extra(extras::LOCATION, link.location_id)),
                     "service": self.service_json(service, &related, caller, shape, true),
                 }))
             })

@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use crate::directory::*;
 use crate::error::{Error, FieldError, Result};
+use crate::extras;
 use crate::store::{self, Store};
 use crate::tables::{location, organization};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -64,6 +65,8 @@ pub struct ImportBatch {
     pub organizations: BTreeMap<Uuid, OrganizationData>,
     pub locations: BTreeMap<Uuid, LocationData>,
     pub services: BTreeMap<Uuid, ServiceData>,
+    /// Each record's HSDS fields that Brobygger does not map, by kind and id.
+    pub extras: BTreeMap<(&'static str, Uuid), extras::Extra>,
     pub warnings: Vec<FieldError>,
 }
 
@@ -151,6 +154,12 @@ impl Parser<'_> {
 
     /// Keeps a record read at `path`. The same id may appear again only with the same content; otherwise the
     /// error names both places, so that the sender can see which two disagree.
+    /// Keeps the fields of a record the import does not map (the first copy's, for a record seen twice).
+    fn keep_extra(&mut self, entity: &'static str, id: Uuid, value: &Value, path: &str) {
+        let extra = extras::extra_of(entity, value, path, &mut self.errors);
+        self.batch.extras.entry((entity, id)).or_insert(extra);
+    }
+
     fn collect<T: PartialEq + std::fmt::Debug>(
         &mut self,
         kind: &'static str,
@@ -207,6 +216,7 @@ impl Parser<'_> {
         };
         self.validated(path, data.validate());
         self.collect("organization", |b| &mut b.organizations, id, data, path);
+        self.keep_extra(extras::ORGANIZATION, id, value, path);
         for (i, service) in value
             .get("services")
             .and_then(Value::as_array)
@@ -283,6 +293,7 @@ impl Parser<'_> {
         };
         self.validated(path, data.validate());
         self.collect("location", |b| &mut b.locations, id, data, path);
+        self.keep_extra(extras::LOCATION, id, value, path);
         Some(id)
     }
 
@@ -484,6 +495,7 @@ impl Parser<'_> {
         let mut data = data;
         data.normalize();
         self.collect("service", |b| &mut b.services, id, data, path);
+        self.keep_extra(extras::SERVICE, id, value, path);
         Some(id)
     }
 }
@@ -723,6 +735,15 @@ impl Store {
                 }
                 check_references(txn, &batch, &new_services).await?;
                 store::insert_new_services(txn, &new_services).await?;
+                for kind in [extras::ORGANIZATION, extras::LOCATION, extras::SERVICE] {
+                    let kept: Vec<(Uuid, &extras::Extra)> = batch
+                        .extras
+                        .iter()
+                        .filter(|((entity, _), _)| *entity == kind)
+                        .map(|((_, id), extra)| (*id, extra))
+                        .collect();
+                    extras::save_extras(txn, kind, &kept).await?;
+                }
                 Ok(report)
             })
         })

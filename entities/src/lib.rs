@@ -8,6 +8,7 @@ pub mod cpr;
 pub mod directory;
 pub mod error;
 pub mod export;
+pub mod extras;
 pub mod health;
 pub mod hsds;
 pub mod invites;

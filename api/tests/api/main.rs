@@ -10,6 +10,7 @@ mod detect;
 mod directory;
 mod gender;
 mod hsds;
+mod hsds_fields;
 mod http;
 mod import;
 mod keys;

@@ -19,6 +19,7 @@ mod m20261201_000007_webhooks;
 mod m20261201_000008_notifications;
 mod m20261202_000009_shared_locations;
 mod m20261202_000010_full_schedules;
+mod m20261202_000011_hsds_extra;
 
 pub struct Migrator;
 
@@ -75,6 +76,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_notifications::Migration),
             Box::new(m20261202_000009_shared_locations::Migration),
             Box::new(m20261202_000010_full_schedules::Migration),
+            Box::new(m20261202_000011_hsds_extra::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@ pub mod change_log;
 pub mod family_list_item;
 pub mod family_plan;
 pub mod goal_follow_up;
+pub mod hsds_extra;
 pub mod invitation;
 pub mod location;
 pub mod mail_outbox;
