@@ -21,7 +21,7 @@ on_both_backends!(
 
 /// A schema from `docs/hsds-3.0`, with `{"$ref": "other.json"}` replaced by that file (resolved locally:
 /// the per-object schemas refer to their neighbours by relative file name).
-fn load(name: &str) -> Value {
+pub(crate) fn load(name: &str) -> Value {
     fn inline(value: &mut Value, depth: usize) {
         match value {
             Value::Object(map) => {
@@ -50,7 +50,7 @@ fn load_raw(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
 }
 
-fn validator(schema: &Value) -> jsonschema::Validator {
+pub(crate) fn validator(schema: &Value) -> jsonschema::Validator {
     jsonschema::options()
         .should_validate_formats(true)
         .build(schema)
@@ -58,7 +58,7 @@ fn validator(schema: &Value) -> jsonschema::Validator {
 }
 
 /// Asserts `instance` validates against `schema`, naming `what` and every error.
-fn assert_valid(schema: &jsonschema::Validator, instance: &Value, what: &str) {
+pub(crate) fn assert_valid(schema: &jsonschema::Validator, instance: &Value, what: &str) {
     let errors: Vec<String> = schema
         .iter_errors(instance)
         .map(|e| format!("{} at {}", e, e.instance_path()))

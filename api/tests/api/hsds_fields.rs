@@ -6,11 +6,13 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, problem};
+use crate::hsds::{assert_valid, load, validator};
 use crate::on_both_backends;
 
 on_both_backends!(
     unmapped_hsds_fields_are_kept_and_exported,
     a_cpr_number_in_a_kept_field_is_refused,
+    the_official_examples_import_and_export_with_every_field,
 );
 
 const SERVICE: &str = "ac148810-d857-441c-9679-408f346de14b";
@@ -110,4 +112,68 @@ async fn a_cpr_number_in_a_kept_field_is_refused(app: TestApp) {
     assert_eq!(body["errors"][0]["path"], "/required_documents/0/document", "{body}");
     let services: Value = app.get("/v1/services", None).await.json().await.unwrap();
     assert_eq!(services["total"], 0);
+}
+
+/// The keys of `given` that `exported` lacks.
+fn missing<'a>(given: &'a Value, exported: &Value) -> Vec<&'a str> {
+    given
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|key| exported.get(key.as_str()).is_none())
+        .map(String::as_str)
+        .collect()
+}
+
+/// The official HSDS 3.0 examples (docs/hsds-3.0/examples) import, and export valid against the schemas
+/// with every field of the service, its organization and its place.
+async fn the_official_examples_import_and_export_with_every_field(app: TestApp) {
+    let organization: Value =
+        serde_json::from_str(include_str!("../../../docs/hsds-3.0/examples/organization_full.json")).unwrap();
+    let mut warnings = Vec::new();
+    for document in [&example(), &organization] {
+        let response = import(&app, document).await;
+        assert_eq!(response.status(), 200);
+        let report: Value = response.json().await.unwrap();
+        warnings.extend(report["warnings"].as_array().unwrap().clone());
+    }
+    let service = exported(&app, None).await;
+    assert_valid(
+        &validator(&load("compiled/service.json")),
+        &service,
+        "the exported example service",
+    );
+    let given = example();
+    assert_eq!(missing(&given, &service), Vec::<&str>::new(), "service fields");
+    let place = &service["service_at_locations"][0]["location"];
+    // The example's place lies at latitude 100: dropped, and the import says so.
+    assert_eq!(
+        missing(&given["service_at_locations"][0]["location"], place),
+        ["latitude", "longitude"],
+        "location fields"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w["path"].as_str().unwrap().ends_with("location/latitude")),
+        "{warnings:?}"
+    );
+    let id = organization["id"].as_str().unwrap();
+    let exported_organization: Value = app
+        .get(&format!("/hsds/organizations/{id}"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_valid(
+        &validator(&load("compiled/organization.json")),
+        &exported_organization,
+        "the exported example organization",
+    );
+    // An organization's places are exported under the services at them, not nested in the organization.
+    assert_eq!(
+        missing(&organization, &exported_organization),
+        ["locations"],
+        "organization fields"
+    );
 }
