@@ -489,7 +489,14 @@ impl HsdsApi {
             .languages
             .iter()
             .map(|code| {
-                json!({"id": Uuid::new_v5(&id, format!("language:{code}").as_bytes()), "service_id": id, "code": code})
+                let mut language = object(json!({
+                    "id": Uuid::new_v5(&id, format!("language:{code}").as_bytes()),
+                    "service_id": id,
+                    "code": code,
+                }));
+                let name = crate::web::format::language_name(crate::web::i18n::Lang::En, code);
+                put(&mut language, "name", Some(name).filter(|name| name != code));
+                Value::Object(language)
             })
             .collect();
         out.insert("languages".into(), Value::Array(languages));

@@ -61,8 +61,10 @@ async fn unmapped_hsds_fields_are_kept_and_exported(app: TestApp) {
         out["organization"]["year_incorporated"],
         document["organization"]["year_incorporated"]
     );
-    // Mapped fields are Brobygger's own, not the kept copy.
+    // Mapped fields are Brobygger's own, not the kept copy; languages carry their names.
     assert_eq!(out["name"], "Community Counselling");
+    assert_eq!(out["languages"][0]["code"], "ur");
+    assert_eq!(out["languages"][0]["name"], "Urdu");
 
     // An edit through /v1 changes Brobygger's fields and keeps the rest.
     let patched = app
