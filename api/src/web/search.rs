@@ -58,6 +58,8 @@ pub struct OfferCard {
     pub location_name: Option<String>,
     /// A confidential place the caller may not see: "address given on referral".
     pub address_hidden: bool,
+    /// How the place can be reached (HSDS `accessibility` of an imported place: step-free, hearing loop, ...).
+    pub accessibility: Vec<String>,
     pub map_url: Option<String>,
     pub geo_url: Option<String>,
     pub hours: Vec<String>,
@@ -177,6 +179,19 @@ fn parse_ages(text: &str) -> Result<Vec<u32>, ()> {
         .collect()
 }
 
+/// The descriptions of a place's HSDS `accessibility` records, as imported.
+fn accessibility_of(extra: &entities::extras::Extra) -> Vec<String> {
+    extra
+        .get("accessibility")
+        .and_then(|a| a.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item.get("description")?.as_str())
+        .filter(|text| !text.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Loads what the index's card lacks (hours, capacity, fees, contact) for a page of hits, and builds cards.
 pub async fn offer_cards(
     state: &AppState,
@@ -193,6 +208,8 @@ pub async fn offer_cards(
         .into_iter()
         .map(|s| (s.meta.id, s.data))
         .collect();
+    let place_ids: Vec<Uuid> = hits.iter().filter_map(|h| h.location.as_ref().map(|l| l.id)).collect();
+    let kept = state.store.hsds_extras(entities::extras::LOCATION, &place_ids).await?;
     let lang = visitor.lang;
     let mut cards: Vec<OfferCard> = hits
         .into_iter()
@@ -203,6 +220,12 @@ pub async fn offer_cards(
                 .and_then(|l| l.address.as_ref())
                 .map(|a| format!("{}, {} {}", a.address_1, a.postal_code, a.city));
             let coordinates = location.and_then(|l| Some((l.latitude?, l.longitude?)));
+            let address_hidden = location.is_some() && address.is_none();
+            let accessibility = location
+                .filter(|_| !address_hidden)
+                .and_then(|l| kept.get(&l.id))
+                .map(accessibility_of)
+                .unwrap_or_default();
             let distance = hit.distance_km.map(|km| format::distance(lang, km));
             let ages = format::ages(lang, hit.minimum_age, hit.maximum_age);
             let full = data.capacity == Some(Capacity::Full);
@@ -237,8 +260,9 @@ pub async fn offer_cards(
                 name: hit.name,
                 organization: hit.organization.name,
                 distance,
-                address_hidden: location.is_some() && address.is_none(),
+                address_hidden,
                 address,
+                accessibility,
                 location_name: location.map(|l| l.name.clone()),
                 map_url: coordinates.map(|(lat, lon)| {
                     format!("https://www.openstreetmap.org/?mlat={lat:.5}&mlon={lon:.5}#map=17/{lat:.5}/{lon:.5}")

@@ -61,6 +61,10 @@ async fn unmapped_hsds_fields_are_kept_and_exported(app: TestApp) {
         out["organization"]["year_incorporated"],
         document["organization"]["year_incorporated"]
     );
+    // The offer page says how the place can be reached.
+    let page = app.get(&format!("/offers/{SERVICE}"), None).await.text().await.unwrap();
+    assert!(page.contains("Tilgængelighed"), "{page}");
+    assert!(page.contains("induction loops for hearing aids"));
     // Mapped fields are Brobygger's own, not the kept copy; languages carry their names.
     assert_eq!(out["name"], "Community Counselling");
     assert_eq!(out["languages"][0]["code"], "ur");
@@ -100,6 +104,11 @@ async fn unmapped_hsds_fields_are_kept_and_exported(app: TestApp) {
     let public = exported(&app, None).await;
     let place = &public["service_at_locations"][0]["location"];
     assert_eq!(place["transportation"], Value::Null, "{place}");
+    let page = app.get(&format!("/offers/{SERVICE}"), None).await.text().await.unwrap();
+    assert!(
+        !page.contains("induction loops"),
+        "the hidden place's accessibility is not shown either"
+    );
     let caseworker = exported(&app, Some(&app.caseworker)).await;
     assert_eq!(
         caseworker["service_at_locations"][0]["location"]["transportation"],
