@@ -302,6 +302,7 @@ mod tests {
         );
         let mut month_days = schedule(&[], "10:00", "12:00");
         month_days.bymonthday = vec![15, -1];
+        month_days.freq = entities::directory::Freq::Monthly;
         assert_eq!(
             hours_in_words(Lang::Da, &[month_days]),
             ["15. og sidste dag i måneden 10–12"]
