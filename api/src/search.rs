@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
-use entities::directory::parse_clock;
+use entities::values::{ClockTime, LanguageCode, NeedCode, Point};
 use indexer::opening::OpenDate;
 use indexer::{SearchQuery, SearchResults};
 use poem_openapi::param::Query;
@@ -216,10 +216,8 @@ impl Search<'_> {
     ) -> Result<Option<(f64, f64)>, ApiError> {
         match (lat, lon, near) {
             (Some(lat), Some(lon), _) => {
-                let mut check = entities::directory::Checker::default();
-                entities::directory::check_coordinates(&mut check, lat, lon);
-                check.into_result().map_err(ApiError::Invalid)?;
-                Ok(Some((lat, lon)))
+                let point = Point::parse(lat, lon).map_err(ApiError::Invalid)?;
+                Ok(Some((point.latitude, point.longitude)))
             }
             (Some(_), None, _) | (None, Some(_), _) => {
                 Err(ApiError::BadRequest("give both lat and lon, or neither".into()))
@@ -249,7 +247,9 @@ impl Search<'_> {
         let errors: Vec<_> = needs
             .iter()
             .enumerate()
-            .filter(|(_, code)| self.state.taxonomy.find(code).is_none())
+            .filter(|(_, code)| {
+                NeedCode::parse(code).is_none_or(|code| self.state.taxonomy.find(code.as_str()).is_none())
+            })
             .map(|(i, code)| entities::FieldError::new(format!("need/{i}"), format!("unknown need code `{code}`")))
             .collect();
         if errors.is_empty() {
@@ -453,15 +453,25 @@ impl Search<'_> {
         };
         let open_at = match params.open_at.as_deref() {
             Some(time) => Some(
-                parse_clock(time)
-                    .filter(|m| *m < 1440)
-                    .ok_or_else(|| ApiError::BadRequest(format!("open_at `{time}` is not HH:MM")))?,
+                ClockTime::parse_moment(time)
+                    .ok_or_else(|| ApiError::BadRequest(format!("open_at `{time}` is not HH:MM")))?
+                    .minutes(),
             ),
             None => None,
         };
         let offset = ((paging.page - 1) * paging.per_page) as usize;
         let needs = params.need.clone();
-        let language = params.language.map(|l| l.to_lowercase());
+        let language = match params.language.map(|l| l.to_lowercase()) {
+            Some(code) => Some(
+                LanguageCode::parse(&code)
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(format!("language `{code}` is not an ISO 639-1 code such as `ar`"))
+                    })?
+                    .as_str()
+                    .to_owned(),
+            ),
+            None => None,
+        };
         let asked = Asked {
             languages: language.iter().cloned().collect(),
             open_on,

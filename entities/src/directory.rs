@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::cpr::contains_cpr;
 use crate::error::FieldError;
+use crate::values::{ClockTime, LanguageCode, Point};
 
 /// Why a CPR number in directory text is refused.
 pub const CPR_IN_PUBLIC_TEXT: &str = "must not contain a CPR number: the directory is public";
@@ -426,11 +427,8 @@ impl OrganizationData {
 }
 
 pub fn check_coordinates(check: &mut Checker, latitude: f64, longitude: f64) {
-    if !(-90.0..=90.0).contains(&latitude) {
-        check.fail("latitude", "must be between -90 and 90");
-    }
-    if !(-180.0..=180.0).contains(&longitude) {
-        check.fail("longitude", "must be between -180 and 180");
+    if let Err(errors) = Point::parse(latitude, longitude) {
+        check.errors.extend(errors);
     }
 }
 
@@ -454,14 +452,7 @@ impl LocationData {
 
 /// Minutes since midnight of an `HH:MM` time, if valid.
 pub fn parse_clock(value: &str) -> Option<u16> {
-    let (hours, minutes) = value.split_once(':')?;
-    if hours.len() != 2 || minutes.len() != 2 {
-        return None;
-    }
-    let hours: u16 = hours.parse().ok()?;
-    let minutes: u16 = minutes.parse().ok()?;
-    // 24:00 is a legal closing time.
-    (hours < 24 && minutes < 60 || hours == 24 && minutes == 0).then_some(hours * 60 + minutes)
+    ClockTime::parse(value).map(ClockTime::minutes)
 }
 
 impl Schedule {
@@ -623,7 +614,7 @@ impl ServiceData {
             }
         }
         for (i, language) in self.languages.iter().enumerate() {
-            if !(language.len() == 2 && language.chars().all(|c| c.is_ascii_lowercase())) {
+            if LanguageCode::parse(language).is_none() {
                 check.fail(
                     format!("languages/{i}"),
                     "must be an ISO 639-1 code such as `da` or `ar`",

@@ -24,6 +24,7 @@ pub mod store;
 pub mod tables;
 pub mod taxonomy;
 pub mod unmet;
+pub mod values;
 pub mod webhooks;
 
 pub use error::{Error, FieldError, Result};

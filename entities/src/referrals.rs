@@ -30,13 +30,14 @@ use crate::store::{Page, Store, stored};
 use crate::tables::{
     location, need, organization, referral, referral_event, referral_need, service, service_at_location,
 };
+use crate::values::FamilyRef;
 
 /// The longest referral message, in characters.
 pub const MESSAGE_MAX_CHARS: usize = 2000;
 /// The longest note on a status change, in characters.
 pub const NOTE_MAX_CHARS: usize = 2000;
 /// The longest `family_ref`, in characters.
-pub const FAMILY_REF_MAX_CHARS: usize = 200;
+pub use crate::values::FAMILY_REF_MAX_CHARS;
 /// The most needs one referral may name.
 pub const MAX_NEEDS: usize = 20;
 /// How the family prefers to be contacted.
@@ -108,9 +109,8 @@ pub struct Consent {
 /// The family reference (a case reference, never a CPR number) and the family's consent, as referrals and family
 /// plans take them.
 pub(crate) fn check_family(check: &mut Checker, family_ref: &str, consent: Option<&Consent>, now: DateTime<Utc>) {
-    check.text("family_ref", family_ref.trim(), 1, FAMILY_REF_MAX_CHARS);
-    if contains_cpr(family_ref) {
-        check.fail("family_ref", CPR_REFUSED);
+    if let Err(reason) = FamilyRef::parse(family_ref) {
+        check.fail("family_ref", reason);
     }
     match consent {
         None => check.fail("consent", "the family's consent is required (given_at, scope)"),

@@ -150,6 +150,15 @@ async fn search_finds_by_words_place_and_filters(app: TestApp) {
     problem(app.get("/v1/search?near=Atlantis", None).await, 422).await;
     problem(app.get("/v1/search?need=astrology", None).await, 422).await;
     problem(app.get("/v1/search?open_on=someday", None).await, 400).await;
+    problem(app.get("/v1/search?language=arabic", None).await, 400).await;
+    problem(app.get("/v1/search?open_at=24:00", None).await, 400).await;
+    let malformed = problem(app.get("/v1/search?need=G%C3%A6ld", None).await, 422).await;
+    assert_eq!(malformed["errors"][0]["path"], "need/0");
+    assert_eq!(
+        app.get("/v1/search?language=AR", None).await.status(),
+        200,
+        "read as `ar`"
+    );
     problem(app.get("/v1/search?lat=56.1&lon=10.1&radius_km=500", None).await, 400).await;
 
     // Match a family: needs grouped, each with offers near the family.
