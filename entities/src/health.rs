@@ -222,7 +222,10 @@ impl Store {
                     .order_by_asc(organization::Column::Id),
             )
             .await?;
-        Ok((total, rows.into_iter().map(organization_from_row).collect()))
+        Ok((
+            total,
+            rows.into_iter().map(organization_from_row).collect::<Result<_>>()?,
+        ))
     }
 }
 

@@ -677,7 +677,7 @@ impl Store {
                     // Status is the directory's own: an import does not reactivate a deactivated record.
                     let mut data = data.clone();
                     data.status = RecordStatus::parse(&current.status).unwrap_or(RecordStatus::Active);
-                    let same = store::organization_data(current) == data;
+                    let same = store::organization_data(current)? == data;
                     count(&mut report.organizations, Some(same));
                     if !same {
                         store::put_organization(txn, *id, &data, None, false).await?;
@@ -702,7 +702,7 @@ impl Store {
                     };
                     let mut data = data.clone();
                     data.status = RecordStatus::parse(&current.status).unwrap_or(RecordStatus::Active);
-                    let same = store::location_data(current) == data;
+                    let same = store::location_data(current)? == data;
                     count(&mut report.locations, Some(same));
                     if !same {
                         store::put_location(txn, *id, &data, None, false).await?;

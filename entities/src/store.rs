@@ -272,17 +272,17 @@ impl Store {
             .one(&self.db)
             .await?
             .map(organization_from_row)
-            .ok_or_else(|| not_found(Entity::Organization, id))
+            .ok_or_else(|| not_found(Entity::Organization, id))?
     }
 
     pub async fn organizations_by_id(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Organization>> {
-        Ok(organization::Entity::find()
+        organization::Entity::find()
             .filter(organization::Column::Id.is_in(ids.iter().copied()))
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|row| (row.id, organization_from_row(row)))
-            .collect())
+            .map(|row| Ok((row.id, organization_from_row(row)?)))
+            .collect()
     }
 
     pub async fn list_organizations(&self, filter: &ListFilter, page: Page) -> Result<(u64, Vec<Organization>)> {
@@ -301,7 +301,10 @@ impl Store {
                     .order_by_asc(organization::Column::Id),
             )
             .await?;
-        Ok((total, rows.into_iter().map(organization_from_row).collect()))
+        Ok((
+            total,
+            rows.into_iter().map(organization_from_row).collect::<Result<_>>()?,
+        ))
     }
 
     /// Creates (`expected_version` None and no row) or replaces an organization.
@@ -326,17 +329,17 @@ impl Store {
             .one(&self.db)
             .await?
             .map(location_from_row)
-            .ok_or_else(|| not_found(Entity::Location, id))
+            .ok_or_else(|| not_found(Entity::Location, id))?
     }
 
     pub async fn locations_by_id(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Location>> {
-        Ok(location::Entity::find()
+        location::Entity::find()
             .filter(location::Column::Id.is_in(ids.iter().copied()))
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|row| (row.id, location_from_row(row)))
-            .collect())
+            .map(|row| Ok((row.id, location_from_row(row)?)))
+            .collect()
     }
 
     pub async fn list_locations(&self, filter: &ListFilter, page: Page) -> Result<(u64, Vec<Location>)> {
@@ -355,7 +358,7 @@ impl Store {
                     .order_by_asc(location::Column::Id),
             )
             .await?;
-        Ok((total, rows.into_iter().map(location_from_row).collect()))
+        Ok((total, rows.into_iter().map(location_from_row).collect::<Result<_>>()?))
     }
 
     /// Creates (`create_only`) or replaces a place as `actor`: only an admin or a partner of its owner may
@@ -474,7 +477,7 @@ impl Store {
                         .all(txn)
                         .await?;
                     for place in places {
-                        actor.may_link(place.id, &location_data(place))?;
+                        actor.may_link(place.id, &location_data(place)?)?;
                     }
                     put_service(txn, id, &data, expected_version, create_only).await
                 })
@@ -1063,36 +1066,35 @@ fn meta(id: Uuid, version: i64, created_at: chrono::DateTime<Utc>, updated_at: c
     }
 }
 
-pub(crate) fn organization_from_row(row: organization::Model) -> Organization {
-    Stored {
+pub(crate) fn organization_from_row(row: organization::Model) -> Result<Organization> {
+    Ok(Stored {
         meta: meta(row.id, row.version, row.created_at, row.updated_at),
-        data: organization_data(row),
-    }
+        data: organization_data(row)?,
+    })
 }
 
-pub(crate) fn organization_data(row: organization::Model) -> OrganizationData {
-    {
-        OrganizationData {
-            name: row.name,
-            description: row.description,
-            kind: OrganizationKind::parse(&row.kind).unwrap_or(OrganizationKind::Other),
-            website: row.website,
-            email: row.email,
-            phone: row.phone,
-            cvr: row.cvr,
-            status: RecordStatus::parse(&row.status).unwrap_or(RecordStatus::Inactive),
-        }
-    }
+pub(crate) fn organization_data(row: organization::Model) -> Result<OrganizationData> {
+    Ok(OrganizationData {
+        kind: stored(OrganizationKind::parse, "organization", row.id, "kind", &row.kind)?,
+        status: stored(RecordStatus::parse, "organization", row.id, "status", &row.status)?,
+        name: row.name,
+        description: row.description,
+        website: row.website,
+        email: row.email,
+        phone: row.phone,
+        cvr: row.cvr,
+    })
 }
 
-fn location_from_row(row: location::Model) -> Location {
-    Stored {
+fn location_from_row(row: location::Model) -> Result<Location> {
+    Ok(Stored {
         meta: meta(row.id, row.version, row.created_at, row.updated_at),
-        data: location_data(row),
-    }
+        data: location_data(row)?,
+    })
 }
 
-pub(crate) fn location_data(row: location::Model) -> LocationData {
+pub(crate) fn location_data(row: location::Model) -> Result<LocationData> {
+    let status = stored(RecordStatus::parse, "location", row.id, "status", &row.status)?;
     let address = match (row.address_1, row.postal_code, row.city) {
         (Some(address_1), Some(postal_code), Some(city)) => Some(Address {
             address_1,
@@ -1101,17 +1103,15 @@ pub(crate) fn location_data(row: location::Model) -> LocationData {
         }),
         _ => None,
     };
-    {
-        LocationData {
-            organization_id: row.organization_id,
-            name: row.name,
-            latitude: row.latitude,
-            longitude: row.longitude,
-            address,
-            confidential: row.confidential,
-            status: RecordStatus::parse(&row.status).unwrap_or(RecordStatus::Inactive),
-        }
-    }
+    Ok(LocationData {
+        organization_id: row.organization_id,
+        name: row.name,
+        latitude: row.latitude,
+        longitude: row.longitude,
+        address,
+        confidential: row.confidential,
+        status,
+    })
 }
 
 /// Services by id with their child rows, in no particular order, on any connection (transactions too).

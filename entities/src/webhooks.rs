@@ -25,7 +25,7 @@ use uuid::Uuid;
 use crate::access::Actor;
 use crate::directory::Role;
 use crate::error::{Error, FieldError, Result};
-use crate::store::{Page, Store};
+use crate::store::{Page, Store, stored};
 use crate::tables::{
     change_log, location, referral, referral_event, webhook_cursor, webhook_delivery, webhook_subscription,
 };
@@ -94,6 +94,17 @@ pub struct Subscription {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// The event patterns a stored subscription asked for.
+fn stored_events(row: &webhook_subscription::Model) -> Result<Vec<String>> {
+    stored(
+        |text| serde_json::from_str(text).ok(),
+        "webhook_subscription",
+        row.id,
+        "events",
+        &row.events,
+    )
 }
 
 impl From<webhook_subscription::Model> for Subscription {
@@ -452,11 +463,18 @@ impl Store {
                         current: row.version,
                     });
                 }
-                let role = Role::parse(&row.owner_role).unwrap_or(Role::Reader);
+                let role = stored(
+                    Role::parse,
+                    "webhook_subscription",
+                    row.id,
+                    "owner_role",
+                    &row.owner_role,
+                )?;
                 let url = change.url.unwrap_or_else(|| row.url.clone());
-                let events = change
-                    .events
-                    .unwrap_or_else(|| serde_json::from_str(&row.events).unwrap_or_default());
+                let events = match change.events {
+                    Some(events) => events,
+                    None => stored_events(&row)?,
+                };
                 validate(&url, &events, role)?;
                 let mut active: webhook_subscription::ActiveModel = row.clone().into();
                 active.url = Set(url);
@@ -587,7 +605,7 @@ impl Store {
                 let mut rows = Vec::new();
                 for event in &events {
                     for subscription in &subscriptions {
-                        let wanted: Vec<String> = serde_json::from_str(&subscription.events).unwrap_or_default();
+                        let wanted = stored_events(subscription)?;
                         let named = wanted.iter().any(|w| names(w, &event.kind));
                         let referral_ok = !is_referral_event(&event.kind) || subscription.owner_role != "reader";
                         if named

@@ -12,6 +12,7 @@ on_both_backends!(
     bad_input_is_a_problem_and_changes_nothing,
     confidential_location_is_redacted_by_role,
     cpr_numbers_in_public_text_are_refused_and_nothing_is_stored,
+    a_stored_value_that_does_not_parse_is_a_server_error_not_a_default,
 );
 
 fn homework_service(organization_id: uuid::Uuid, location_id: uuid::Uuid) -> Value {
@@ -586,4 +587,28 @@ async fn cpr_numbers_in_public_text_are_refused_and_nothing_is_stored(app: TestA
         )
         .await;
     assert_eq!(fine.status(), 200);
+}
+
+/// Only Brobygger writes these columns: a value it cannot read back is a fault to see, not a default to act on
+/// (an unknown status read as `inactive` would hide an offer without a trace).
+async fn a_stored_value_that_does_not_parse_is_a_server_error_not_a_default(app: TestApp) {
+    use sea_orm::ConnectionTrait;
+    let org = app.organization("Lektiecafé Gellerup").await;
+    let location = app.location(org, "Foreningshuset", 56.153, 10.133).await;
+    let service = id_of(&app.service(homework_service(org, location)).await);
+    let db = app.state.store.connection();
+    for (table, column, id, path) in [
+        ("organization", "kind", org, format!("/v1/organizations/{org}")),
+        ("location", "status", location, format!("/v1/locations/{location}")),
+        ("service", "status", service, format!("/v1/services/{service}")),
+    ] {
+        assert_eq!(app.get(&path, Some(&app.admin)).await.status(), 200);
+        let update = sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            format!("UPDATE {table} SET {column} = 'sleeping' WHERE id = $1"),
+            [sea_orm::Value::from(id)],
+        );
+        assert_eq!(db.execute_raw(update).await.unwrap().rows_affected(), 1);
+        problem(app.get(&path, Some(&app.admin)).await, 500).await;
+    }
 }
