@@ -684,9 +684,9 @@ impl Store {
                     }
                 }
                 written_locations.extend(changed_locations.iter().map(|(id, data, c)| (*id, data, Some(*c))));
-                let owned: Vec<(Uuid, &LocationData)> =
+                let checked_locations: Vec<(Uuid, &LocationData)> =
                     written_locations.iter().map(|(id, data, _)| (*id, *data)).collect();
-                check_location_owners(txn, &batch, &owned).await?;
+                check_location_owners(txn, &batch, &checked_locations).await?;
                 store::write_locations(txn, &written_locations).await?;
                 let ids: Vec<Uuid> = batch.services.keys().copied().collect();
                 let mut existing = HashMap::new();

@@ -16,6 +16,10 @@ fn example() -> Value {
     serde_json::from_str(include_str!("../../../docs/hsds-3.0/examples/service_full.json")).unwrap()
 }
 
+async fn read(app: &TestApp, path: &str) -> Value {
+    app.get(path, None).await.json().await.unwrap()
+}
+
 async fn import(app: &TestApp, document: &Value) -> reqwest::Response {
     app.send_json(Method::POST, "/v1/import/hsds", Some(&app.admin), document)
         .await
@@ -162,6 +166,15 @@ async fn reimport_rewrites_changed_services_only(app: TestApp) {
         .unwrap()
         .push(json!({"taxonomy_term": {"code": "debt-economy"}}));
     changed["services"][3]["service_at_locations"] = json!([{"location_id": locations[1]}]);
+    // The organization and the first location change too; they are written in the same batches.
+    changed["name"] = json!("Foreningen Lektier og Leg");
+    for service in changed["services"].as_array_mut().unwrap() {
+        for link in service["service_at_locations"].as_array_mut().unwrap() {
+            if link["location"]["id"] == json!(locations[0]) {
+                link["location"]["name"] = json!("Huset ved søen");
+            }
+        }
+    }
     let second: Value = import(&app, &changed).await.json().await.unwrap();
     assert_eq!(
         second["services"],
@@ -170,44 +183,53 @@ async fn reimport_rewrites_changed_services_only(app: TestApp) {
     );
     assert_eq!(
         second["organizations"],
-        json!({"created": 0, "updated": 0, "unchanged": 1}),
+        json!({"created": 0, "updated": 1, "unchanged": 0}),
         "{second}"
     );
     assert_eq!(
         second["locations"],
-        json!({"created": 0, "updated": 0, "unchanged": 2}),
+        json!({"created": 0, "updated": 1, "unchanged": 1}),
         "{second}"
     );
-
-    let mut read = Vec::new();
-    for id in &services {
-        let service: Value = app.get(&format!("/v1/services/{id}"), None).await.json().await.unwrap();
-        read.push(service);
-    }
-    let versions: Vec<&Value> = read.iter().map(|s| &s["version"]).collect();
-    assert_eq!(versions, [&json!(2), &json!(2), &json!(2), &json!(2), &json!(1)]);
-    assert_eq!(read[0]["description"], "Klatrevæg og lektiehjælp for børn.");
+    let name_and_version = |record: Value| (record["name"].clone(), record["version"].clone());
+    let organization_read = read(&app, &format!("/v1/organizations/{organization}")).await;
     assert_eq!(
-        read[0]["created_at"], read[4]["created_at"],
+        name_and_version(organization_read),
+        (json!("Foreningen Lektier og Leg"), json!(2))
+    );
+    let location_read = read(&app, &format!("/v1/locations/{}", locations[0])).await;
+    assert_eq!(name_and_version(location_read), (json!("Huset ved søen"), json!(2)));
+    let untouched = read(&app, &format!("/v1/locations/{}", locations[1])).await;
+    assert_eq!(untouched["version"], 1);
+
+    let mut stored = Vec::new();
+    for id in &services {
+        stored.push(read(&app, &format!("/v1/services/{id}")).await);
+    }
+    let versions: Vec<&Value> = stored.iter().map(|s| &s["version"]).collect();
+    assert_eq!(versions, [&json!(2), &json!(2), &json!(2), &json!(2), &json!(1)]);
+    assert_eq!(stored[0]["description"], "Klatrevæg og lektiehjælp for børn.");
+    assert_eq!(
+        stored[0]["created_at"], stored[4]["created_at"],
         "an update keeps the creation time"
     );
-    assert_ne!(read[0]["updated_at"], read[4]["updated_at"]);
-    assert_eq!(read[1]["schedules"].as_array().unwrap().len(), 1, "{}", read[1]);
-    assert_eq!(read[1]["schedules"][0]["byday"], json!(["TU", "TH"]));
-    assert_eq!(read[1]["schedules"][0]["opens_at"], "14:00");
-    assert_eq!(read[2]["needs"], json!(["debt-economy", "education-homework"]));
-    assert_eq!(read[3]["location_ids"], json!([locations[1]]));
-    for service in &read {
+    assert_ne!(stored[0]["updated_at"], stored[4]["updated_at"]);
+    assert_eq!(stored[1]["schedules"].as_array().unwrap().len(), 1, "{}", stored[1]);
+    assert_eq!(stored[1]["schedules"][0]["byday"], json!(["TU", "TH"]));
+    assert_eq!(stored[1]["schedules"][0]["opens_at"], "14:00");
+    assert_eq!(stored[2]["needs"], json!(["debt-economy", "education-homework"]));
+    assert_eq!(stored[3]["location_ids"], json!([locations[1]]));
+    for service in &stored {
         assert_eq!(service["languages"], json!(["da"]), "{service}");
     }
-    for service in [&read[0], &read[2], &read[3], &read[4]] {
+    for service in [&stored[0], &stored[2], &stored[3], &stored[4]] {
         assert_eq!(service["schedules"].as_array().unwrap().len(), 1, "{service}");
         assert_eq!(service["schedules"][0]["byday"], json!(["MO"]), "{service}");
     }
-    for service in [&read[0], &read[1], &read[2]] {
+    for service in [&stored[0], &stored[1], &stored[2]] {
         assert_eq!(service["location_ids"], json!([locations[0]]), "{service}");
     }
-    assert_eq!(read[4]["location_ids"].as_array().unwrap().len(), 2);
+    assert_eq!(stored[4]["location_ids"].as_array().unwrap().len(), 2);
     let total: Value = app.get("/v1/services?per_page=1", None).await.json().await.unwrap();
     assert_eq!(total["total"], 5);
 
@@ -223,11 +245,8 @@ async fn reimport_rewrites_changed_services_only(app: TestApp) {
         json!({"created": 0, "updated": 0, "unchanged": 5}),
         "{third}"
     );
-    let again: Value = app
-        .get(&format!("/v1/services/{}", services[0]), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(third["locations"]["unchanged"], 2, "{third}");
+    assert_eq!(third["organizations"]["unchanged"], 1, "{third}");
+    let again = read(&app, &format!("/v1/services/{}", services[0])).await;
     assert_eq!(again["version"], 2);
 }
