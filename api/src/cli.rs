@@ -68,6 +68,10 @@ pub enum Command {
         services: u64,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Revise the description of this percentage of the services (spread evenly; ids and everything
+        /// else as without it): a file to measure a re-import where some services changed.
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=100))]
+        change_percent: u64,
         /// Output file; standard output when absent.
         #[arg(long)]
         out: Option<PathBuf>,

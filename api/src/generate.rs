@@ -217,6 +217,26 @@ pub fn generate(
     taxonomy: &Taxonomy,
     places: &[Place],
     out: &mut impl Write,
+    progress: impl FnMut(u64),
+) -> std::io::Result<()> {
+    generate_changed(services, seed, 0, taxonomy, places, out, progress)
+}
+
+/// Whether service number `n` (from 0) is one of the `percent` % revised ones: spread evenly over the
+/// file, exactly `services * percent / 100` of them (rounded down).
+fn revised(n: u64, percent: u64) -> bool {
+    (n + 1) * percent / 100 != n * percent / 100
+}
+
+/// The data of `generate` with the same seed, except that `change_percent` % of the services (spread
+/// evenly) have a revised description: the file a re-import of an edited export would read.
+pub fn generate_changed(
+    services: u64,
+    seed: u64,
+    change_percent: u64,
+    taxonomy: &Taxonomy,
+    places: &[Place],
+    out: &mut impl Write,
     mut progress: impl FnMut(u64),
 ) -> std::io::Result<()> {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -243,8 +263,18 @@ pub fn generate(
             })
             .collect();
         let count = rng.random_range(1..=5).min(services - written);
-        let organization_services: Vec<Value> = (0..count)
-            .map(|_| service(&mut rng, organization_id, &organization_name, town, &locations, &needs))
+        let organization_services: Vec<Value> = (written..written + count)
+            .map(|n| {
+                let mut service = service(&mut rng, organization_id, &organization_name, town, &locations, &needs);
+                if revised(n, change_percent) {
+                    let description = format!(
+                        "{} Revideret udgave.",
+                        service["description"].as_str().unwrap_or_default()
+                    );
+                    service["description"] = json!(description);
+                }
+                service
+            })
             .collect();
         let organization = json!({
             "id": organization_id,
@@ -271,11 +301,16 @@ mod tests {
     use super::*;
 
     fn run(services: u64, seed: u64) -> Vec<u8> {
+        run_changed(services, seed, 0)
+    }
+
+    fn run_changed(services: u64, seed: u64, change_percent: u64) -> Vec<u8> {
         let gazetteer = indexer::gazetteer::Gazetteer::from_json(crate::state::PLACES_JSON).unwrap();
         let mut out = Vec::new();
-        generate(
+        generate_changed(
             services,
             seed,
+            change_percent,
             &Taxonomy::builtin(),
             gazetteer.places(),
             &mut out,
@@ -285,22 +320,40 @@ mod tests {
         out
     }
 
+    /// The services of NDJSON output, in order.
+    fn services_of(bytes: &[u8]) -> Vec<Value> {
+        bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .flat_map(|line| {
+                serde_json::from_slice::<Value>(line).unwrap()["services"]
+                    .as_array()
+                    .unwrap()
+                    .clone()
+            })
+            .collect()
+    }
+
     #[test]
     fn same_seed_same_bytes_and_exact_count() {
         let first = run(300, 7);
         assert_eq!(first, run(300, 7));
         assert_ne!(first, run(300, 8));
-        let services: usize = first
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(|line| {
-                serde_json::from_slice::<Value>(line).unwrap()["services"]
-                    .as_array()
-                    .unwrap()
-                    .len()
-            })
-            .sum();
-        assert_eq!(services, 300);
+        assert_eq!(services_of(&first).len(), 300);
+    }
+
+    #[test]
+    fn revisions_are_exact_and_keep_everything_else() {
+        assert_eq!((0..1000).filter(|n| revised(*n, 10)).count(), 100);
+        assert_eq!((0..1000).filter(|n| revised(*n, 0)).count(), 0);
+        assert_eq!((0..1000).filter(|n| revised(*n, 100)).count(), 1000);
+        let (before, after) = (services_of(&run(300, 7)), services_of(&run_changed(300, 7, 10)));
+        assert_eq!(before.len(), after.len());
+        let differing = before.iter().zip(&after).filter(|(b, a)| b != a).count();
+        assert_eq!(differing, 30);
+        for (b, a) in before.iter().zip(&after) {
+            assert_eq!(b["id"], a["id"]);
+        }
     }
 
     #[test]

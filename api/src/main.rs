@@ -105,22 +105,31 @@ async fn main() -> anyhow::Result<()> {
                 started.elapsed().as_secs_f64()
             );
         }
-        Command::Generate { services, seed, out } => {
+        Command::Generate {
+            services,
+            seed,
+            change_percent,
+            out,
+        } => {
             let taxonomy = entities::taxonomy::Taxonomy::builtin();
             let gazetteer = indexer::gazetteer::Gazetteer::from_json(api::state::PLACES_JSON)?;
             let bar = api::progress::Progress::new("generate", "services", Some(*services));
             let progress = |n: u64| bar.set(n);
-            match out {
-                Some(path) => {
-                    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-                    let mut writer = std::io::BufWriter::new(file);
-                    api::generate::generate(*services, *seed, &taxonomy, gazetteer.places(), &mut writer, progress)?;
-                }
-                None => {
-                    let mut writer = std::io::BufWriter::new(std::io::stdout().lock());
-                    api::generate::generate(*services, *seed, &taxonomy, gazetteer.places(), &mut writer, progress)?;
-                }
-            }
+            let mut writer: Box<dyn std::io::Write> = match out {
+                Some(path) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+                )),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            };
+            api::generate::generate_changed(
+                *services,
+                *seed,
+                *change_percent,
+                &taxonomy,
+                gazetteer.places(),
+                &mut writer,
+                progress,
+            )?;
             bar.finish();
         }
         Command::Purge { older_than } => {

@@ -667,23 +667,32 @@ impl Store {
                         .await?;
                     organizations.extend(rows.into_iter().map(|row| (row.id, row)));
                 }
-                let mut new_organizations = Vec::new();
+                // Status is the directory's own: an import does not reactivate a deactivated record.
+                let mut changed_organizations = Vec::new();
+                let mut written_organizations = Vec::new();
                 for (id, data) in &batch.organizations {
                     let Some(current) = organizations.remove(id) else {
                         count(&mut report.organizations, None);
-                        new_organizations.push((*id, data));
+                        written_organizations.push((*id, data, None));
                         continue;
                     };
-                    // Status is the directory's own: an import does not reactivate a deactivated record.
                     let mut data = data.clone();
-                    data.status = RecordStatus::parse(&current.status).unwrap_or(RecordStatus::Active);
+                    data.status = store::stored(
+                        RecordStatus::parse,
+                        "organization",
+                        current.id,
+                        "status",
+                        &current.status,
+                    )?;
+                    let stored = (current.version, current.created_at);
                     let same = store::organization_data(current)? == data;
                     count(&mut report.organizations, Some(same));
                     if !same {
-                        store::put_organization(txn, *id, &data, None, false).await?;
+                        changed_organizations.push((*id, data, stored));
                     }
                 }
-                store::insert_new_organizations(txn, &new_organizations).await?;
+                written_organizations.extend(changed_organizations.iter().map(|(id, data, c)| (*id, data, Some(*c))));
+                store::write_organizations(txn, &written_organizations).await?;
                 let location_ids: Vec<Uuid> = batch.locations.keys().copied().collect();
                 let mut locations = HashMap::new();
                 for chunk in location_ids.chunks(CHUNK) {
@@ -693,23 +702,29 @@ impl Store {
                         .await?;
                     locations.extend(rows.into_iter().map(|row| (row.id, row)));
                 }
-                let mut new_locations = Vec::new();
+                let mut changed_locations = Vec::new();
+                let mut written_locations = Vec::new();
                 for (id, data) in &batch.locations {
                     let Some(current) = locations.remove(id) else {
                         count(&mut report.locations, None);
-                        new_locations.push((*id, data));
+                        written_locations.push((*id, data, None));
                         continue;
                     };
                     let mut data = data.clone();
-                    data.status = RecordStatus::parse(&current.status).unwrap_or(RecordStatus::Active);
+                    data.status =
+                        store::stored(RecordStatus::parse, "location", current.id, "status", &current.status)?;
+                    let stored = (current.version, current.created_at);
                     let same = store::location_data(current)? == data;
                     count(&mut report.locations, Some(same));
                     if !same {
-                        store::put_location(txn, *id, &data, None, false).await?;
+                        changed_locations.push((*id, data, stored));
                     }
                 }
-                check_location_owners(txn, &batch, &new_locations).await?;
-                store::insert_new_locations(txn, &new_locations).await?;
+                written_locations.extend(changed_locations.iter().map(|(id, data, c)| (*id, data, Some(*c))));
+                let checked_locations: Vec<(Uuid, &LocationData)> =
+                    written_locations.iter().map(|(id, data, _)| (*id, *data)).collect();
+                check_location_owners(txn, &batch, &checked_locations).await?;
+                store::write_locations(txn, &written_locations).await?;
                 let ids: Vec<Uuid> = batch.services.keys().copied().collect();
                 let mut existing = HashMap::new();
                 for chunk in ids.chunks(CHUNK) {
@@ -717,24 +732,22 @@ impl Store {
                         store::load_services(txn, chunk)
                             .await?
                             .into_iter()
-                            .map(|s| (s.meta.id, s.data)),
+                            .map(|s| (s.meta.id, s)),
                     );
                 }
-                let mut new_services = Vec::new();
+                let mut written_services = Vec::new();
                 for (id, data) in &batch.services {
-                    let same = existing.get(id).map(|current| current == data);
+                    let current = existing.get(id);
+                    let same = current.map(|current| current.data == *data);
                     count(&mut report.services, same);
-                    match same {
-                        Some(true) => {}
-                        // A changed service goes the one-by-one way, which checks its references itself.
-                        Some(false) => {
-                            store::put_service(txn, *id, data, None, false).await?;
-                        }
-                        None => new_services.push((*id, data)),
+                    if same != Some(true) {
+                        written_services.push((*id, data, current.map(|c| (c.meta.version, c.meta.created_at))));
                     }
                 }
-                check_references(txn, &batch, &new_services).await?;
-                store::insert_new_services(txn, &new_services).await?;
+                let checked: Vec<(Uuid, &ServiceData)> =
+                    written_services.iter().map(|(id, data, _)| (*id, *data)).collect();
+                check_references(txn, &batch, &checked).await?;
+                store::write_services(txn, &written_services).await?;
                 for kind in [extras::ORGANIZATION, extras::LOCATION, extras::SERVICE] {
                     let kept: Vec<(Uuid, &extras::Extra)> = batch
                         .extras

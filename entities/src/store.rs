@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
     DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -990,67 +990,131 @@ fn service_row(
     }
 }
 
-fn creations(entity: Entity, ids: impl Iterator<Item = Uuid>, at: DateTime<Utc>) -> Vec<change_log::ActiveModel> {
+fn changes(
+    entity: Entity,
+    operation: Operation,
+    ids: impl Iterator<Item = Uuid>,
+    at: DateTime<Utc>,
+) -> Vec<change_log::ActiveModel> {
     ids.map(|id| change_log::ActiveModel {
         entity: Set(entity.as_str().to_owned()),
         entity_id: Set(id),
-        operation: Set(Operation::Create.as_str().to_owned()),
+        operation: Set(operation.as_str().to_owned()),
         at: Set(at),
         ..Default::default()
     })
     .collect()
 }
 
-/// Inserts organizations that are not stored yet, with their change-log entries, in multi-row statements.
-pub(crate) async fn insert_new_organizations(
+/// The version and creation time of a stored record that an import overwrites.
+pub(crate) type Current = (i64, DateTime<Utc>);
+
+/// Writes records of one kind in multi-row statements, with their change-log entries: new ones
+/// (`current` None) inserted at version 1, stored ones overwritten whole at their version + 1 with one
+/// multi-row upsert on `id` (`INSERT … ON CONFLICT (id) DO UPDATE`, SQLite and PostgreSQL alike). The
+/// caller has checked their references.
+async fn write_records<D, A>(
     txn: &DatabaseTransaction,
-    organizations: &[(Uuid, &OrganizationData)],
+    entity: Entity,
+    records: &[(Uuid, &D, Option<Current>)],
+    row: fn(Uuid, &D, i64, DateTime<Utc>, DateTime<Utc>) -> A,
+) -> Result<()>
+where
+    A: ActiveModelTrait + Send,
+{
+    let at = now();
+    let rows = records.iter().map(|(id, data, current)| {
+        let (version, created_at) = current.map_or((1, at), |(version, created_at)| (version + 1, created_at));
+        row(*id, data, version, created_at, at)
+    });
+    let updated: Vec<Uuid> = records.iter().filter(|r| r.2.is_some()).map(|r| r.0).collect();
+    if updated.is_empty() {
+        insert_chunked(txn, rows.collect()).await?;
+    } else {
+        upsert_chunked(txn, rows.collect()).await?;
+    }
+    let created = records.iter().filter(|r| r.2.is_none()).map(|r| r.0);
+    insert_chunked(txn, changes(entity, Operation::Create, created, at)).await?;
+    insert_chunked(txn, changes(entity, Operation::Update, updated.into_iter(), at)).await
+}
+
+/// `insert_chunked` for rows that may exist: an existing row takes every column of the new one.
+async fn upsert_chunked<A>(txn: &DatabaseTransaction, rows: Vec<A>) -> Result<()>
+where
+    A: ActiveModelTrait + Send,
+{
+    use sea_orm::{IdenStatic, Iterable, PrimaryKeyToColumn};
+    let keys: Vec<_> = <A::Entity as EntityTrait>::PrimaryKey::iter()
+        .map(|key| key.into_column())
+        .collect();
+    let key_names: Vec<&str> = keys.iter().map(|key| key.as_str()).collect();
+    let columns = <A::Entity as EntityTrait>::Column::iter().filter(|column| !key_names.contains(&column.as_str()));
+    let on_conflict = OnConflict::columns(keys).update_columns(columns).to_owned();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(INSERT_CHUNK).collect();
+        <A::Entity as EntityTrait>::insert_many(chunk)
+            .on_conflict(on_conflict.clone())
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Writes organizations of an import, new and changed, with their change-log entries.
+pub(crate) async fn write_organizations(
+    txn: &DatabaseTransaction,
+    organizations: &[(Uuid, &OrganizationData, Option<Current>)],
 ) -> Result<()> {
-    let at = now();
-    let rows = organizations
-        .iter()
-        .map(|(id, data)| organization_row(*id, data, 1, at, at));
-    insert_chunked(txn, rows.collect()).await?;
-    insert_chunked(
-        txn,
-        creations(Entity::Organization, organizations.iter().map(|(id, _)| *id), at),
-    )
-    .await
+    write_records(txn, Entity::Organization, organizations, organization_row).await
 }
 
-/// Inserts locations that are not stored yet (so no service is at them yet), with their change-log
-/// entries. The caller has checked that their organizations exist.
-pub(crate) async fn insert_new_locations(txn: &DatabaseTransaction, locations: &[(Uuid, &LocationData)]) -> Result<()> {
+/// Writes locations of an import, new and changed, with their change-log entries; the services at a
+/// changed location get an update entry too (their search documents carry the place), as in `put_location`.
+/// The caller has checked that their organizations exist.
+pub(crate) async fn write_locations(
+    txn: &DatabaseTransaction,
+    locations: &[(Uuid, &LocationData, Option<Current>)],
+) -> Result<()> {
+    write_records(txn, Entity::Location, locations, location_row).await?;
+    let changed: Vec<Uuid> = locations.iter().filter(|l| l.2.is_some()).map(|l| l.0).collect();
     let at = now();
-    let rows = locations.iter().map(|(id, data)| location_row(*id, data, 1, at, at));
-    insert_chunked(txn, rows.collect()).await?;
-    insert_chunked(
-        txn,
-        creations(Entity::Location, locations.iter().map(|(id, _)| *id), at),
-    )
-    .await
-}
-
-/// Inserts services that are not stored yet, with their child rows and change-log entries, in a few
-/// multi-row statements per chunk. The caller has checked their references (organization, locations,
-/// need codes) and normalized them.
-pub(crate) async fn insert_new_services(txn: &DatabaseTransaction, services: &[(Uuid, &ServiceData)]) -> Result<()> {
-    let at = now();
-    for chunk in services.chunks(INSERT_CHUNK) {
-        let mut children = ServiceChildren::default();
-        for (id, data) in chunk {
-            children.add(*id, data);
-        }
+    for chunk in changed.chunks(INSERT_CHUNK) {
+        let services: Vec<Uuid> = service_at_location::Entity::find()
+            .filter(service_at_location::Column::LocationId.is_in(chunk.iter().copied()))
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|r| r.service_id)
+            .collect();
         insert_chunked(
             txn,
-            chunk
-                .iter()
-                .map(|(id, data)| service_row(*id, data, 1, at, at))
-                .collect(),
+            changes(Entity::Service, Operation::Update, services.into_iter(), at),
         )
         .await?;
+    }
+    Ok(())
+}
+
+/// Writes services of an import, new and changed, with their child rows and change-log entries, in a few
+/// multi-row statements per chunk: the children of the chunk's changed services are deleted with one
+/// statement per child table and all children inserted anew. The caller has checked their references
+/// (organization, locations, need codes) and normalized them.
+pub(crate) async fn write_services(
+    txn: &DatabaseTransaction,
+    services: &[(Uuid, &ServiceData, Option<Current>)],
+) -> Result<()> {
+    for chunk in services.chunks(INSERT_CHUNK) {
+        let changed: Vec<Uuid> = chunk.iter().filter(|s| s.2.is_some()).map(|s| s.0).collect();
+        if !changed.is_empty() {
+            delete_service_children(txn, &changed).await?;
+        }
+        write_records(txn, Entity::Service, chunk, service_row).await?;
+        let mut children = ServiceChildren::default();
+        for (id, data, _) in chunk {
+            children.add(*id, data);
+        }
         children.insert(txn).await?;
-        insert_chunked(txn, creations(Entity::Service, chunk.iter().map(|(id, _)| *id), at)).await?;
     }
     Ok(())
 }
