@@ -441,6 +441,8 @@ impl Browser {
         loop {
             match old_page.tag_name().await {
                 Err(e) if e.is_stale_element_reference() => break,
+                // chromedriver may say the same mid-navigation as an "unknown error" about the old node.
+                Err(e) if e.to_string().contains("does not belong to the document") => break,
                 Err(e) => panic!("waiting for the page after clicking {css:?}: {e}"),
                 Ok(_) if Instant::now() > deadline => panic!(
                     "clicking {css:?} on {} did not load another page within {WAIT:?}",
