@@ -541,14 +541,21 @@ fn service_from_form(
         if days.is_empty() && opens.is_empty() && closes.is_empty() {
             continue;
         }
-        schedules.push(Schedule {
+        let row = Schedule {
             freq: entities::directory::Freq::implied_by(&days, &[]),
             interval: 1,
             byday: days,
             opens_at: opens,
             closes_at: closes,
             ..Default::default()
+        };
+        // A row left as it was keeps what the form does not show (every other week, until, notes, ...).
+        let unchanged = base.and_then(|base| {
+            base.schedules
+                .iter()
+                .find(|s| s.byday == row.byday && s.opens_at == row.opens_at && s.closes_at == row.closes_at)
         });
+        schedules.push(unchanged.cloned().unwrap_or(row));
     }
     let data = ServiceData {
         name: fields.get("name").unwrap_or_default().to_owned(),

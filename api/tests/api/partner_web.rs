@@ -15,6 +15,7 @@ on_both_backends!(
     partner_admin_invites_and_removes_colleagues,
     first_saturday_of_the_month_from_the_form,
     partner_keeps_its_offers_at_a_shared_place,
+    saving_the_form_keeps_what_it_does_not_show_of_a_schedule,
 );
 
 pub async fn partner(app: &TestApp, email: &str, organization: Uuid) -> WebClient {
@@ -467,4 +468,55 @@ async fn partner_keeps_its_offers_at_a_shared_place(app: TestApp) {
     let stored = app.state.store.get_service(service).await.unwrap();
     assert_eq!(stored.data.name, "Bydelsmødrenes café om tirsdagen");
     assert_eq!(stored.data.location_ids, vec![place.parse::<Uuid>().unwrap()]);
+}
+
+/// The form edits days and hours; an opening it leaves as it was keeps the rest (every other week, until,
+/// notes), and one it changes is what the form says.
+async fn saving_the_form_keeps_what_it_does_not_show_of_a_schedule(app: TestApp) {
+    let (org, service) = offer(&app, "Lektiecafé Gellerup", "Lektiehjælp").await;
+    let until = chrono::NaiveDate::from_ymd_opt(2027, 6, 30).unwrap();
+    let written = app.send_json(
+        reqwest::Method::PATCH,
+        &format!("/v1/services/{service}"),
+        Some(&app.admin),
+        &serde_json::json!({"schedules": [{"byday": ["SA"], "interval": 2, "dtstart": "2026-12-05", "until": "2027-06-30",
+            "opens_at": "10:00", "closes_at": "13:00", "notes": "Tag madpakke med"}]}),
+    )
+    .await;
+    assert_eq!(written.status(), 200);
+    let stored = app.state.store.get_service(service).await.unwrap();
+    let mut lise = partner(&app, "lise@lektiecafe.dk", org).await;
+    lise.get(&format!("/listings/services/{service}")).await;
+    let location = stored.data.location_ids[0].to_string();
+    let version = stored.meta.version.to_string();
+    let mut fields = vec![
+        ("version", version.as_str()),
+        ("name", "Lektiehjælp hver anden lørdag"),
+        ("needs", "education-homework"),
+        ("free", "true"),
+        ("location_ids", location.as_str()),
+        ("schedule-0-week", ""),
+        ("schedule-0-days", "SA"),
+        ("schedule-0-opens", "10:00"),
+        ("schedule-0-closes", "13:00"),
+        ("status", "active"),
+    ];
+    let response = lise.post(&format!("/listings/services/{service}"), &fields, true).await;
+    assert_eq!(response.status(), 303);
+    let kept = app.state.store.get_service(service).await.unwrap();
+    assert_eq!(kept.data.name, "Lektiehjælp hver anden lørdag");
+    assert_eq!(kept.data.schedules[0].interval, 2);
+    assert_eq!(kept.data.schedules[0].until, Some(until));
+    assert_eq!(kept.data.schedules[0].notes.as_deref(), Some("Tag madpakke med"));
+
+    // New hours are a new opening: what the form says, every week.
+    let version = kept.meta.version.to_string();
+    fields[0] = ("version", version.as_str());
+    fields.retain(|(k, _)| *k != "schedule-0-closes");
+    fields.push(("schedule-0-closes", "14:00"));
+    let response = lise.post(&format!("/listings/services/{service}"), &fields, true).await;
+    assert_eq!(response.status(), 303);
+    let changed = app.state.store.get_service(service).await.unwrap();
+    assert_eq!(changed.data.schedules[0].closes_at, "14:00");
+    assert_eq!(changed.data.schedules[0].interval, 1);
 }
