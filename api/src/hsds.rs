@@ -327,7 +327,8 @@ impl Related {
 }
 
 impl HsdsApi {
-    async fn related(&self, services: &[Service]) -> Result<Related, ApiError> {
+    /// `with_extras`: also the kept HSDS fields, which only the fully nested shape and places show.
+    async fn related(&self, services: &[Service], with_extras: bool) -> Result<Related, ApiError> {
         let store = &self.state.store;
         let mut organization_ids: Vec<Uuid> = services.iter().map(|s| s.data.organization_id).collect();
         organization_ids.sort();
@@ -344,6 +345,9 @@ impl HsdsApi {
         }
         for chunk in location_ids.chunks(500) {
             related.locations.extend(store.locations_by_id(chunk).await?);
+        }
+        if !with_extras {
+            return Ok(related);
         }
         let service_ids: Vec<Uuid> = services.iter().map(|s| s.meta.id).collect();
         for (kind, ids) in [
@@ -535,7 +539,7 @@ impl HsdsApi {
         caller: &Caller,
         shape: Shape,
     ) -> Result<Vec<Value>, ApiError> {
-        let related = self.related(services).await?;
+        let related = self.related(services, shape == Shape::Full).await?;
         Ok(services
             .iter()
             .map(|s| self.service_json(s, &related, caller, shape, true))
@@ -563,7 +567,7 @@ impl HsdsApi {
                 .collect());
         };
         let all = self.state.store.export_services_of_organizations(&ids).await?;
-        let related = self.related(&all).await?;
+        let related = self.related(&all, shape == Shape::Full).await?;
         let mut by_organization: HashMap<Uuid, Vec<Value>> = HashMap::new();
         for service in &all {
             by_organization
@@ -594,7 +598,8 @@ impl HsdsApi {
         service_ids.sort();
         service_ids.dedup();
         let services = self.state.store.export_services_by_id(&service_ids).await?;
-        let related = self.related(&services).await?;
+        // A link's place is shown with its kept fields whatever the shape of its service.
+        let related = self.related(&services, true).await?;
         let services: HashMap<Uuid, &Service> = services.iter().map(|s| (s.meta.id, s)).collect();
         Ok(links
             .iter()
